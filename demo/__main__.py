@@ -1,0 +1,75 @@
+"""`python -m demo`: trains the paper's scenarios into a logdir, reports, and serves TensorBoard."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from demo.scenarios import SCENARIOS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m demo",
+        description="Train the SCRAM paper's three faulty scenarios and their fixes, print "
+        "`scram report`, and start TensorBoard with the SCRAM tab on 127.0.0.1.",
+    )
+    parser.add_argument("--logdir", default="logs", help="where to write the runs (default: ./logs)")
+    parser.add_argument("--scenario", action="append", choices=[s.name for s in SCENARIOS],
+                        help="run only this scenario (repeatable; default: all)")
+    parser.add_argument("--quick", action="store_true", help="fewer epochs (for tests)")
+    parser.add_argument("--no-tensorboard", action="store_true", help="do not start TensorBoard")
+    parser.add_argument("--port", type=int, default=6006, help="TensorBoard's port (default: 6006)")
+    parser.add_argument("--keep", action="store_true", help="keep earlier runs in LOGDIR instead of replacing them")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import keras
+
+    from demo import data
+    from demo.scenarios import SCENARIOS
+
+    chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
+    datasets: dict[str, data.Dataset] = {}
+    for scenario in chosen:
+        run_dir = os.path.join(args.logdir, scenario.name)
+        if not args.keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        if scenario.loader not in datasets:
+            datasets[scenario.loader] = data.LOADERS[scenario.loader]()
+            print(f"data: {datasets[scenario.loader].name}", flush=True)
+        epochs = scenario.quick_epochs if args.quick else scenario.epochs
+        started = time.perf_counter()
+        keras.utils.set_random_seed(0)
+        scenario.train(run_dir, epochs, datasets[scenario.loader])
+        print(f"trained {scenario.name:<20} ({scenario.story}, {epochs} epochs) "
+              f"in {time.perf_counter() - started:.1f}s", flush=True)
+    print()
+    subprocess.run([sys.executable, "-m", "tensorboard_plugin_scram.cli", "report", "--fail-on", "never",
+                    args.logdir], check=False)
+    if args.no_tensorboard:
+        return 0
+    return serve(args.logdir, args.port)
+
+
+def serve(logdir: str, port: int) -> int:
+    """Runs TensorBoard on 127.0.0.1 until Ctrl-C."""
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", "127.0.0.1",
+               "--port", str(port)]
+    print(f"\nTensorBoard with the SCRAM tab: http://127.0.0.1:{port}/#scram   (Ctrl-C to stop)", flush=True)
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Packaging for SCRAM, a TensorBoard plugin and Keras callback."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tensorboard_plugin_scram",
+    version="0.1.0",
+    description="SCRAM: plain-words diagnostics of Keras training runs, in TensorBoard and the terminal",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["tensorboard_plugin_scram", "tensorboard_plugin_scram.*"]),
+    package_data={"tensorboard_plugin_scram": ["static/*"]},
+    install_requires=[
+        "tensorboard>=2.16",
+        "werkzeug>=2.0",
+        "numpy>=1.23",
+        "protobuf>=3.20",
+    ],
+    extras_require={
+        # The callback needs Keras 3 on TensorFlow; the CLI and plugin do not.
+        "keras": ["tensorflow>=2.16", "keras>=3.0"],
+    },
+    entry_points={
+        "console_scripts": ["scram = tensorboard_plugin_scram.cli:main"],
+    },
+)

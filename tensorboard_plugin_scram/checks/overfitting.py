@@ -1,0 +1,146 @@
+"""overfitting: validation gets worse while training gets better."""
+
+from __future__ import annotations
+
+import math
+
+from tensorboard_plugin_scram.checks._metrics import accuracy_key, falling_streak, rising_streak
+from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.diagnostic import Confidence, Severity
+from tensorboard_plugin_scram.history import History
+from tensorboard_plugin_scram.observations import EpochObservation
+
+_SNIPPET = """\
+# 1. regularise: add dropout between the large layers
+keras.layers.Dense(256, activation="relu"),
+keras.layers.Dropout(0.3),
+# 2. stop when validation stops improving, keeping the best weights
+early_stop = keras.callbacks.EarlyStopping(
+    monitor="val_loss", patience=3, restore_best_weights=True)
+model.fit(x_train, y_train, validation_split=0.2, callbacks=[early_stop])"""
+
+
+class Overfitting(Check):
+    """## What it does
+    Compares training and validation metrics at each epoch's end and reports when the
+    model keeps getting better on the training data while getting worse on the
+    validation data.
+
+    ## Why is this bad?
+    The model is memorising the training samples instead of learning patterns that
+    generalise: every further epoch makes it worse on new data. Large networks without
+    regularisation on small data sets do this within a few epochs.
+
+    ## Example
+    ```python
+    model = keras.Sequential([keras.layers.Dense(2048, activation="relu"),
+                              keras.layers.Dense(2048, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.fit(x_small, y_small, validation_split=0.2, epochs=50)
+    ```
+
+    ## Fix
+    Add dropout or weight decay, use a smaller network, get or augment more data, and
+    stop at the best epoch with `keras.callbacks.EarlyStopping(restore_best_weights=True)`.
+
+    ## Rule
+    Needs validation data and stays quiet without it. Fires when any of these holds:
+    - the paper's rule: validation accuracy fell `patience` epochs in a row while
+      training accuracy rose over the same epochs;
+    - validation loss rose `patience` epochs in a row, to at least `min_rise` (relative)
+      above its best value, while training loss fell over the same epochs;
+    - the gap between validation and training loss widened `patience` epochs in a row
+      and is at least `gap_ratio` times the training loss, while validation loss did not
+      improve on its best.
+    Requiring a streak and a margin keeps epoch-to-epoch noise quiet; validation loss
+    *below* training loss (normal with dropout) never counts.
+    """
+
+    id = "overfitting"
+    title = "Likely overfitting"
+    severity = Severity.WARNING
+    confidence = Confidence.MEDIUM
+    thresholds = {"patience": 2, "min_rise": 0.02, "gap_ratio": 0.5}
+
+    def on_epoch(self, obs: EpochObservation, history: History) -> Findings:
+        if "val_loss" not in obs.logs and not any(k.startswith("val_") for k in obs.logs):
+            return None
+        patience = int(self.threshold("patience"))
+        window = [e.logs for e in history.epochs[-(patience + 1):]]
+        if len(window) <= patience:
+            return []
+        reasons = [self._accuracy_rule(window)]
+        val, train = _series(window, "val_loss"), _series(window, "loss")
+        if val is not None and train is not None:
+            val_history = _finite(history.epoch_series("val_loss"))
+            reasons += [self._loss_rule(val_history, val, train), self._gap_rule(val_history, val, train)]
+        reasons = [r for r in reasons if r]
+        if not reasons:
+            return []
+        return [self._finding(obs, window, reasons)]
+
+    def _accuracy_rule(self, window: list[dict]) -> str | None:
+        key = accuracy_key(window[-1])
+        if key is None or "val_" + key not in window[-1]:
+            return None
+        val = _series(window, "val_" + key)
+        train = _series(window, key)
+        if val is None or train is None:
+            return None
+        if falling_streak(val) >= len(window) - 1 and train[-1] > train[0]:
+            return (f"validation accuracy fell from {val[0]:.3g} to {val[-1]:.3g} while training "
+                    f"accuracy rose from {train[0]:.3g} to {train[-1]:.3g}")
+        return None
+
+    def _loss_rule(self, val_history: list[float], val: list[float], train: list[float]) -> str | None:
+        best = min(val_history)
+        rose = rising_streak(val) >= len(val) - 1
+        if rose and train[-1] < train[0] and val[-1] >= best * (1 + self.threshold("min_rise")):
+            return (f"validation loss rose from {val[0]:.3g} to {val[-1]:.3g} (best {best:.3g}) "
+                    f"while training loss fell from {train[0]:.3g} to {train[-1]:.3g}")
+        return None
+
+    def _gap_rule(self, val_history: list[float], val: list[float], train: list[float]) -> str | None:
+        gaps = [v - t for v, t in zip(val, train)]
+        best_before = min(val_history[: -len(val) + 1] or [math.inf])
+        widening = rising_streak(gaps) >= len(gaps) - 1 and gaps[0] > 0
+        large = gaps[-1] >= self.threshold("gap_ratio") * max(train[-1], 1e-12)
+        if widening and large and min(val[1:]) >= best_before:
+            return (f"the gap between validation loss ({val[-1]:.3g}) and training loss "
+                    f"({train[-1]:.3g}) widened for {len(gaps) - 1} epochs in a row")
+        return None
+
+    def _finding(self, obs: EpochObservation, window: list[dict], reasons: list[str]) -> Finding:
+        first_epoch = obs.epoch - len(window) + 1
+        evidence = {
+            "epochs": [first_epoch, obs.epoch],
+            "loss": [w.get("loss") for w in window],
+            "val_loss": [w.get("val_loss") for w in window],
+            "patience": self.threshold("patience"),
+        }
+        return Finding(
+            title=self.title,
+            explanation=(
+                f"Since epoch {first_epoch}, " + "; and ".join(reasons) + ". The model is likely "
+                "memorising the training data rather than learning patterns that carry over "
+                "to new data, so further epochs could make it worse on data it has not seen."
+            ),
+            suggestion=(
+                "Regularise the model (Dropout, L2 weight decay), make it smaller, or get more "
+                "(or augmented) training data; and stop at the best epoch with EarlyStopping."
+            ),
+            snippet=_SNIPPET,
+            evidence=evidence,
+            confidence=Confidence.HIGH if len(reasons) > 1 else Confidence.MEDIUM,
+        )
+
+
+def _series(window: list[dict], key: str) -> list[float] | None:
+    values = [w.get(key) for w in window]
+    if any(v is None or not math.isfinite(v) for v in values):
+        return None
+    return values
+
+
+def _finite(values: list[float]) -> list[float]:
+    return [v for v in values if math.isfinite(v)]

@@ -1,0 +1,117 @@
+"""The engine: feeds observations to the checks and turns findings into diagnostics.
+
+It owns the run's `History`, reports a condition that persists once per episode, and
+keeps a failing check from ever reaching the user's training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.checks.internal_error import InternalError
+from tensorboard_plugin_scram.diagnostic import Diagnostic
+from tensorboard_plugin_scram.history import History
+from tensorboard_plugin_scram.observations import BatchObservation, EpochObservation, RunInfo
+
+DOC_PATH = "docs/checks/{}.md"
+
+# Called once per failure of a part of SCRAM, so the adapter can warn the user.
+ErrorHook = Callable[[str, BaseException], None]
+
+
+class Engine:
+    """Runs the checks over one training run.
+
+    Episodes: a check's finding with a given key opens an episode and becomes a
+    diagnostic. While the check keeps reporting that key, nothing new is emitted; when a
+    hook judges the condition gone (returns findings without that key), the episode ends
+    and a later recurrence is reported again. Static findings (before training) are
+    reported once for the engine's lifetime, even across several `fit()` calls.
+
+    Args:
+        checks: The enabled checks.
+        on_error: Called with `(where, exception)` when a check fails.
+    """
+
+    def __init__(self, checks: Sequence[Check], on_error: ErrorHook | None = None) -> None:
+        self._checks = list(checks)
+        self._on_error = on_error
+        self._open: set[tuple[str, str, str]] = set()
+        self.history = History()
+
+    def begin(self, run: RunInfo, step: int) -> list[Diagnostic]:
+        """Static checks, before the first batch of a `fit()` call."""
+        self.history.run = run
+        return self._run_hook("begin", step, None, lambda c: c.on_train_begin(run))
+
+    def batch(self, obs: BatchObservation) -> list[Diagnostic]:
+        """Checks at the end of one training batch."""
+        self.history.add_batch(obs)
+        return self._run_hook("batch", obs.step, obs.epoch, lambda c: c.on_batch(obs, self.history))
+
+    def epoch(self, obs: EpochObservation) -> list[Diagnostic]:
+        """Checks at the end of one epoch."""
+        self.history.add_epoch(obs)
+        return self._run_hook("epoch", obs.step, obs.epoch, lambda c: c.on_epoch(obs, self.history))
+
+    def internal_error(self, where: str, error: BaseException, step: int, epoch: int | None) -> list[Diagnostic]:
+        """The diagnostic recording a failure of SCRAM's own machinery (once per `where`)."""
+        finding = InternalError.finding_for(where, error)
+        return self._open_episodes(InternalError, "internal", [finding], step, epoch)
+
+    def _run_hook(
+        self, phase: str, step: int, epoch: int | None, call: Callable[[Check], Findings]
+    ) -> list[Diagnostic]:
+        diagnostics: list[Diagnostic] = []
+        for check in list(self._checks):
+            try:
+                findings = call(check)
+                if findings is not None:
+                    diagnostics += self._open_episodes(check, phase, findings, step, epoch)
+            except Exception as error:  # a check must never break training
+                self._checks.remove(check)
+                if self._on_error is not None:
+                    self._on_error(f"check '{check.id}'", error)
+                diagnostics += self.internal_error(f"check '{check.id}'", error, step, epoch)
+        return diagnostics
+
+    def _open_episodes(
+        self,
+        check: Check | type[Check],
+        phase: str,
+        findings: Iterable[Finding],
+        step: int,
+        epoch: int | None,
+    ) -> list[Diagnostic]:
+        findings = list(findings)
+        fired = {(check.id, phase, f.key) for f in findings}
+        if phase not in ("begin", "internal"):
+            # The condition is gone for keys not fired again: their episodes end.
+            self._open -= {k for k in self._open if k[:2] == (check.id, phase)} - fired
+        new = []
+        for finding in findings:
+            key = (check.id, phase, finding.key)
+            if key not in self._open:
+                self._open.add(key)
+                new.append(_diagnostic(check, finding, step, epoch))
+        return new
+
+
+def _diagnostic(check: Check | type[Check], finding: Finding, step: int, epoch: int | None) -> Diagnostic:
+    return Diagnostic(
+        check=check.id,
+        severity=finding.severity or check.severity,
+        title=finding.title,
+        explanation=finding.explanation,
+        suggestion=finding.suggestion,
+        snippet=finding.snippet,
+        evidence=dict(finding.evidence),
+        step=step,
+        epoch=epoch,
+        confidence=finding.confidence or check.confidence,
+        location=finding.location,
+        doc=DOC_PATH.format(check.id),
+        wall_time=time.time(),
+    )

@@ -1,0 +1,51 @@
+"""What the engine remembers of a run, for checks that look back in time."""
+
+from __future__ import annotations
+
+import collections
+import math
+
+from tensorboard_plugin_scram.observations import (
+    BatchObservation,
+    EpochObservation,
+    RunInfo,
+    TensorStats,
+)
+
+# Enough batches for windowed checks, bounded so week-long runs keep a flat memory.
+BATCH_WINDOW = 2000
+
+
+class History:
+    """A bounded memory of a run's observations, updated by the engine.
+
+    Attributes:
+        run: What was known before training (`RunInfo`).
+        losses: `(step, loss)` of recent batches, at most `BATCH_WINDOW`.
+        first_loss: The first finite batch loss seen, or None.
+        epochs: Every `EpochObservation`, oldest first.
+        last_tensors: The most recent sampled input/target statistics.
+    """
+
+    def __init__(self, run: RunInfo | None = None) -> None:
+        self.run = run or RunInfo()
+        self.losses: collections.deque[tuple[int, float]] = collections.deque(maxlen=BATCH_WINDOW)
+        self.first_loss: float | None = None
+        self.epochs: list[EpochObservation] = []
+        self.last_tensors: tuple[TensorStats, ...] = ()
+
+    def add_batch(self, obs: BatchObservation) -> None:
+        loss = obs.logs.get("loss")
+        if loss is not None:
+            self.losses.append((obs.step, loss))
+            if self.first_loss is None and math.isfinite(loss):
+                self.first_loss = loss
+        if obs.tensors is not None:
+            self.last_tensors = obs.tensors
+
+    def add_epoch(self, obs: EpochObservation) -> None:
+        self.epochs.append(obs)
+
+    def epoch_series(self, key: str) -> list[float]:
+        """The values of one epoch metric, oldest first (epochs without it skipped)."""
+        return [e.logs[key] for e in self.epochs if key in e.logs]

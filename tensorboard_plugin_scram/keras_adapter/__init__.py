@@ -1,0 +1,1 @@
+"""The Keras adapter: turns a Keras training run into SCRAM observations."""

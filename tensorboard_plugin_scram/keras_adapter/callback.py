@@ -1,0 +1,236 @@
+"""`ScramCallback`: the one line a user adds to `model.fit`."""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import keras
+
+from tensorboard_plugin_scram import metadata
+from tensorboard_plugin_scram.checks import Check, build_checks
+from tensorboard_plugin_scram.diagnostic import Diagnostic
+from tensorboard_plugin_scram.engine import Engine
+from tensorboard_plugin_scram.keras_adapter.model_info import describe, user_location
+from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe
+from tensorboard_plugin_scram.observations import BatchObservation, EpochObservation
+from tensorboard_plugin_scram.summary import ScramSummaryWriter
+
+# Every batch of the first epochs' start is sampled: static data problems show at once.
+_ALWAYS_SAMPLED_STEPS = 20
+
+
+def _guarded(where: str) -> Callable:
+    """Runs a hook so that no exception of SCRAM's can reach the user's training."""
+
+    def decorate(hook: Callable) -> Callable:
+        @functools.wraps(hook)
+        def run(self: ScramCallback, *args: Any, **kwargs: Any) -> None:
+            started = time.perf_counter()
+            try:
+                hook(self, *args, **kwargs)
+            except Exception as error:  # SCRAM must never break training
+                self._fail(where, error)
+            finally:
+                self._scram_seconds += time.perf_counter() - started
+
+        return run
+
+    return decorate
+
+
+class ScramCallback(keras.callbacks.Callback):
+    """Watches a Keras training run and reports what is likely wrong, and how to fix it.
+
+    SCRAM runs a set of checks (NaN loss, unnormalised inputs, overfitting, ...) on
+    each batch's and epoch's metrics and on cheap statistics of the input batches, and
+    writes its diagnostics as TensorBoard events into `log_dir/scram`. See them in
+    the SCRAM tab of `tensorboard --logdir log_dir`, or with `scram report log_dir`.
+
+    SCRAM never stops or changes training: anything that fails inside it is caught,
+    reported once as a warning and as a `scram_internal_error` diagnostic, and
+    training goes on.
+
+    Args:
+        log_dir: The directory for TensorBoard logs, usually the same as for
+            `keras.callbacks.TensorBoard`. SCRAM writes into its `scram` subdirectory.
+        disable: Ids of checks to switch off, e.g. `["overfitting"]`.
+        thresholds: Per check id, thresholds to change, e.g.
+            `{"overfitting": {"patience": 3}}`. Each check's documentation lists its
+            thresholds and their defaults.
+        extra_checks: Your own `tensorboard_plugin_scram.checks.Check` instances.
+        sample_every: Input statistics and the fine-grained loss curve are read every
+            `sample_every` batches (and at every one of the first 20), which keeps
+            SCRAM's cost per batch small. NaN/Inf in the data is counted on every batch.
+
+    Raises:
+        ValueError: for an unknown check id or threshold name.
+
+    Example:
+
+    ```python
+    from tensorboard_plugin_scram import ScramCallback
+
+    model.fit(x_train, y_train, validation_split=0.2, epochs=10,
+              callbacks=[keras.callbacks.TensorBoard("logs"), ScramCallback("logs")])
+    ```
+    Then run `scram report logs`, or `tensorboard --logdir logs` and open the SCRAM tab.
+    """
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike,
+        disable: Iterable[str] = (),
+        thresholds: Mapping[str, Mapping[str, float]] | None = None,
+        extra_checks: Sequence[Check] = (),
+        sample_every: int = 10,
+    ) -> None:
+        super().__init__()
+        self.log_dir = os.fspath(log_dir)
+        self.disable = tuple(disable)
+        self.thresholds = {k: dict(v) for k, v in (thresholds or {}).items()}
+        self.extra_checks = list(extra_checks)
+        self.sample_every = max(1, int(sample_every))
+        # Fail on a configuration typo now, not silently during training.
+        build_checks(self.disable, self.thresholds, self.extra_checks)
+        self._engine: Engine | None = None
+        self._writer: ScramSummaryWriter | None = None
+        self._probe: BatchProbe | None = None
+        self._warned = False
+        self._next_step = 0
+        self._epoch_base = 0
+        self._epoch = 0
+        self._scram_seconds = 0.0
+        self._train_seconds = 0.0
+        self._train_started = 0.0
+
+    # -- Keras hooks -----------------------------------------------------------------
+
+    @_guarded("set-up")
+    def on_train_begin(self, logs: Mapping | None = None) -> None:
+        self._train_started = time.perf_counter()
+        if self._engine is None:
+            checks = build_checks(self.disable, self.thresholds, self.extra_checks)
+            self._engine = Engine(checks, on_error=self._warn_once)
+            self._writer = ScramSummaryWriter(os.path.join(self.log_dir, metadata.RUN_SUBDIR))
+        run = describe(self.model, fit_location=user_location())
+        self._install_probe(run.embedding_inputs)
+        self._emit(self._engine.begin(run, self._next_step))
+
+    @_guarded("epoch start")
+    def on_epoch_begin(self, epoch: int, logs: Mapping | None = None) -> None:
+        self._epoch = int(epoch)
+        self._epoch_base = self._next_step
+
+    @_guarded("batch check")
+    def on_train_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+        step = self._epoch_base + int(batch)
+        self._next_step = step + 1
+        values = _floats(logs)
+        loss = values.get("loss")
+        sampled = (
+            step < _ALWAYS_SAMPLED_STEPS
+            or step % self.sample_every == 0
+            or (loss is not None and not math.isfinite(loss))
+        )
+        tensors = self._read_probe() if sampled else None
+        self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors)))
+        if sampled and self._writer is not None:
+            self._writer.write_batch(step, self._epoch, values)
+
+    @_guarded("epoch check")
+    def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
+        step = max(self._next_step - 1, 0)
+        values = _floats(logs)
+        self._emit(self._engine.epoch(EpochObservation(step, int(epoch), values)))
+        if self._writer is not None:
+            self._writer.write_epoch(step, int(epoch), values, self._cost())
+            self._writer.flush()
+
+    @_guarded("clean-up")
+    def on_train_end(self, logs: Mapping | None = None) -> None:
+        self._train_seconds += time.perf_counter() - self._train_started
+        self._train_started = 0.0
+        if self._probe is not None:
+            probe, self._probe = self._probe, None
+            probe.uninstall()
+        if self._writer is not None:
+            self._writer.close()
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _install_probe(self, embedding_inputs: tuple[str, ...]) -> None:
+        try:
+            self._probe = BatchProbe(self.model, embedding_inputs, on_error=self._probe_failed)
+            self._probe.install()
+        except Exception as error:
+            self._probe = None
+            self._fail("input statistics", error)
+
+    def _probe_failed(self, error: BaseException) -> None:
+        self._fail("input statistics", error)
+
+    def _read_probe(self):
+        if self._probe is None:
+            return None
+        try:
+            return self._probe.read()
+        except Exception as error:
+            self._probe = None
+            self._fail("input statistics", error)
+            return None
+
+    def _emit(self, diagnostics: list[Diagnostic]) -> None:
+        if diagnostics and self._writer is not None:
+            step = max(d.step for d in diagnostics)
+            try:
+                self._writer.write_diagnostics(step, diagnostics)
+            except Exception as error:
+                self._writer = None
+                self._warn_once("event writer", error)
+
+    def _cost(self) -> dict[str, float]:
+        running = time.perf_counter() - self._train_started if self._train_started else 0.0
+        train = self._train_seconds + running
+        return {
+            "scram_seconds": self._scram_seconds,
+            "train_seconds": train,
+            "fraction": self._scram_seconds / train if train > 0 else 0.0,
+        }
+
+    def _fail(self, where: str, error: BaseException) -> None:
+        """Records a failure of SCRAM's own machinery; never raises."""
+        self._warn_once(where, error)
+        if self._engine is None:
+            return
+        try:
+            self._emit(self._engine.internal_error(where, error, self._next_step, self._epoch))
+        except Exception:
+            pass
+
+    def _warn_once(self, where: str, error: BaseException) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"SCRAM: {where} failed ({type(error).__name__}: {error}); "
+                "training continues, SCRAM may miss some problems.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+
+def _floats(logs: Mapping | None) -> dict[str, float]:
+    """The numeric entries of Keras' logs as floats; anything else is ignored."""
+    values = {}
+    for key, value in (logs or {}).items():
+        try:
+            values[str(key)] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return values
+

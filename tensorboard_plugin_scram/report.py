@@ -1,0 +1,95 @@
+"""Formats diagnostics for a terminal, like a linter's report."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Iterable
+
+from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
+from tensorboard_plugin_scram.reader import RunRecords
+
+_ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "ℹ"}
+_COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+
+
+def count_summary(diagnostics: Iterable[Diagnostic]) -> str:
+    """`"1 error, 2 warnings, 0 info"`."""
+    diagnostics = list(diagnostics)
+    counts = {s: sum(d.severity == s for d in diagnostics) for s in Severity}
+    parts = [_plural(counts[Severity.ERROR], "error"), _plural(counts[Severity.WARNING], "warning")]
+    return ", ".join(parts) + f", {counts[Severity.INFO]} info"
+
+
+def format_report(runs: list[RunRecords], logdir: str, color: bool) -> str:
+    """The whole human-readable report."""
+    style = _Style(color)
+    width = min(shutil.get_terminal_size((100, 24)).columns, 100)
+    if not any(r.diagnostics for r in runs):
+        found = "SCRAM data but no problems" if runs else "no SCRAM data"
+        lines = [f"{style.bold('SCRAM')}: {found} under {logdir}."]
+        if not runs:
+            lines.append("Add the callback to your training: "
+                         "model.fit(..., callbacks=[ScramCallback(log_dir)])")
+        return "\n".join(lines + _skipped_notes(runs)) + "\n"
+    lines: list[str] = []
+    for run in runs:
+        if run.diagnostics:
+            lines.append(style.bold(run.run) + style.dim(f"  ({count_summary(run.diagnostics)})"))
+            for diagnostic in run.diagnostics:
+                lines += _format_diagnostic(diagnostic, style, width)
+            lines.append("")
+    everything = [d for r in runs for d in r.diagnostics]
+    with_problems = sum(1 for r in runs if r.diagnostics)
+    lines.append(style.bold(f"Found {count_summary(everything)} in {_plural(with_problems, 'run')}."))
+    return "\n".join(lines + _skipped_notes(runs)) + "\n"
+
+
+def _format_diagnostic(d: Diagnostic, style: _Style, width: int) -> list[str]:
+    where = f"step {d.step}" + (f" · epoch {d.epoch}" if d.epoch is not None else "")
+    check = style.dim(f"[{d.check}]")
+    head = f"  {style.severity(d.severity)}  {style.dim(where)}  {style.bold(d.title)}  {check}"
+    indent = " " * 6
+    lines = [head]
+    lines += textwrap.wrap(d.explanation, width, initial_indent=indent, subsequent_indent=indent)
+    lines += textwrap.wrap("Fix: " + d.suggestion, width, initial_indent=indent, subsequent_indent=indent + "     ")
+    if d.snippet:
+        lines += [indent + style.dim("│ ") + line for line in d.snippet.splitlines()]
+    refs = [f"at {d.location}"] if d.location else []
+    refs += [f"confidence {d.confidence.value}"]
+    if d.doc:
+        refs.append(d.doc)
+    lines.append(indent + style.dim(" · ".join(refs)))
+    return lines
+
+
+def _skipped_notes(runs: list[RunRecords]) -> list[str]:
+    return [
+        f"note: {_plural(r.skipped, 'record')} in run {r.run} could not be read "
+        "(corrupt, or written by a newer SCRAM) and were skipped."
+        for r in runs
+        if r.skipped
+    ]
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+class _Style:
+    """ANSI styling that is a no-op when colour is off."""
+
+    def __init__(self, color: bool) -> None:
+        self._color = color
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self._color else text
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def severity(self, severity: Severity) -> str:
+        return self._wrap(_COLORS[severity], f"{_ICONS[severity]} {severity.value:<7}")

@@ -1,0 +1,185 @@
+"""Each built-in check on hand-built observations: fires, and stays quiet on its near miss."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tensorboard_plugin_scram.checks import (
+    BatchObservation,
+    EpochObservation,
+    History,
+    RunInfo,
+    TensorStats,
+)
+from tensorboard_plugin_scram.checks.input_not_normalized import InputNotNormalized
+from tensorboard_plugin_scram.checks.nan_loss import NanLoss
+from tensorboard_plugin_scram.checks.overfitting import Overfitting
+
+NAN, INF = float("nan"), float("inf")
+
+
+def stats(lo: float, hi: float, mean: float, std: float, **kw) -> TensorStats:
+    values = dict(name="x", role="input", count=100, nonfinite=0, nonfinite_total=0, min=lo, max=hi,
+                  mean=mean, std=std, feature_mean_abs=abs(mean), feature_std=std, integral=False)
+    return TensorStats(**{**values, **kw})
+
+
+def batch_findings(check, obs: BatchObservation, run: RunInfo | None = None):
+    history = History(run)
+    history.add_batch(obs)
+    return check.on_batch(obs, history)
+
+
+# -- nan_loss ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("loss", [NAN, INF, -INF])
+def test_nan_loss_fires_on_non_finite_loss(loss):
+    run = RunInfo(optimizer="Adam", learning_rate=10.0)
+    [finding] = batch_findings(NanLoss(), BatchObservation(312, 1, {"loss": loss}), run)
+    assert "step 312" in finding.explanation
+    assert "10 is far above Adam's usual range [1e-05, 0.01]" in finding.explanation
+    assert "learning_rate=0.001" in finding.snippet
+
+
+def test_nan_loss_quiet_on_huge_but_finite_loss():
+    assert list(batch_findings(NanLoss(), BatchObservation(0, 0, {"loss": 1e30}))) == []
+
+
+def test_nan_loss_has_no_opinion_without_a_loss():
+    assert batch_findings(NanLoss(), BatchObservation(0, 0, {"accuracy": 0.5})) is None
+
+
+def test_nan_loss_blames_the_data_when_inputs_held_nan():
+    obs = BatchObservation(3, 0, {"loss": NAN}, (stats(0, 1, 0.5, 0.3, nonfinite=2, nonfinite_total=7),))
+    [finding] = batch_findings(NanLoss(), obs, RunInfo(optimizer="Adam", learning_rate=1e-3))
+    assert "7 in 'x'" in finding.explanation
+    assert finding.evidence["nonfinite_values"] == {"x": 7}
+
+
+def test_nan_val_loss_reported_only_beside_finite_training_loss():
+    check = NanLoss()
+    history = History()
+    assert check.on_epoch(EpochObservation(9, 0, {"loss": NAN, "val_loss": NAN}), history) is None
+    [finding] = check.on_epoch(EpochObservation(9, 0, {"loss": 0.3, "val_loss": NAN}), history)
+    assert finding.key == "val_loss" and "validation loss" in finding.explanation
+
+
+# -- input_not_normalized ----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "tensor",
+    [
+        stats(0, 255, 120, 70),                            # image pixels
+        stats(0, 16, 5.1, 6.1, integral=True),             # sklearn digits
+        stats(-3000, 9000, 2500, 2000),                    # features in the thousands
+        stats(0, 16, 5.1, 6.1, integral=True, name="tokens"),  # integers that do not feed an Embedding
+    ],
+)
+def test_input_not_normalized_fires_on_raw_scales(tensor):
+    [finding] = batch_findings(InputNotNormalized(), BatchObservation(0, 0, {}, (tensor,)))
+    assert f"from {tensor.min:g} to {tensor.max:g}" in finding.explanation
+    assert finding.key == tensor.name
+
+
+@pytest.mark.parametrize(
+    "tensor",
+    [
+        stats(0, 1, 0.4, 0.3),                             # scaled to [0, 1]
+        stats(-1, 1, 0.0, 0.5),                            # scaled to [-1, 1]
+        stats(-4.2, 11.7, 0.05, 1.0),                      # z-scored with outliers (the paper's false alarm)
+        stats(-2.1, 2.6, 0.3, 1.2, feature_mean_abs=0.1),  # per-channel standardised images
+        stats(0, 4.9, 2.5, 1.4),                           # small raw range: below raw_limit
+        stats(0, 9999, 40, 300, integral=True, feeds_embedding=True),  # token ids
+    ],
+)
+def test_input_not_normalized_quiet_on_normalized_data(tensor):
+    assert list(batch_findings(InputNotNormalized(), BatchObservation(0, 0, {}, (tensor,)))) == []
+
+
+def test_input_not_normalized_snippet_fits_pixels():
+    [finding] = batch_findings(InputNotNormalized(), BatchObservation(0, 0, {}, (stats(0, 255, 120, 70),)))
+    assert "/ 255.0" in finding.snippet
+
+
+def test_input_not_normalized_snippet_standardises_signed_data():
+    [finding] = batch_findings(InputNotNormalized(), BatchObservation(0, 0, {}, (stats(-3000, 9000, 2500, 2000),)))
+    assert "Normalization" in finding.snippet
+
+
+def test_input_not_normalized_has_no_opinion_on_unsampled_batches():
+    assert batch_findings(InputNotNormalized(), BatchObservation(5, 0, {"loss": 1.0}, None)) is None
+
+
+def test_input_not_normalized_threshold_is_configurable():
+    check = InputNotNormalized(raw_limit=20.0)
+    assert list(batch_findings(check, BatchObservation(0, 0, {}, (stats(0, 16, 5.1, 6.1),)))) == []
+
+
+# -- overfitting -------------------------------------------------------------------------
+
+def run_epochs(check, rows: list[dict]):
+    history = History()
+    results = []
+    for epoch, logs in enumerate(rows):
+        obs = EpochObservation(epoch * 10 + 9, epoch, logs)
+        history.add_epoch(obs)
+        results.append(check.on_epoch(obs, history))
+    return results
+
+
+def epochs(loss, val_loss, acc=None, val_acc=None) -> list[dict]:
+    rows = [{"loss": lo, "val_loss": v} for lo, v in zip(loss, val_loss)]
+    for row, a, va in zip(rows, acc or [], val_acc or []):
+        row.update(accuracy=a, val_accuracy=va)
+    return rows
+
+
+def test_overfitting_fires_when_val_loss_rises_as_train_loss_falls():
+    results = run_epochs(Overfitting(), epochs([1.0, 0.8, 0.6, 0.4, 0.3], [1.0, 0.9, 0.95, 1.0, 1.1]))
+    assert [bool(r) for r in results] == [False, False, False, True, True]
+    assert "validation loss rose" in results[3][0].explanation
+
+
+def test_overfitting_fires_on_the_papers_accuracy_rule():
+    rows = epochs([1.0, 0.9, 0.85, 0.84], [1.0, 0.95, 0.94, 0.93], [0.6, 0.7, 0.75, 0.8], [0.6, 0.65, 0.64, 0.63])
+    results = run_epochs(Overfitting(), rows)
+    assert results[-1] and "validation accuracy fell" in results[-1][0].explanation
+
+
+def test_overfitting_quiet_on_noisy_but_improving_validation():
+    rows = epochs([1.0, 0.8, 0.7, 0.6, 0.5, 0.45], [1.0, 0.85, 0.87, 0.8, 0.82, 0.78])
+    assert not any(run_epochs(Overfitting(), rows)[2:])
+
+
+def test_overfitting_quiet_on_tiny_rise_below_min_rise():
+    rows = epochs([1.0, 0.8, 0.6, 0.5], [0.500, 0.501, 0.502, 0.503])
+    assert not any(run_epochs(Overfitting(), rows))
+
+
+def test_overfitting_quiet_when_validation_beats_training_with_dropout():
+    rows = epochs([1.0, 0.9, 0.8, 0.7, 0.6], [0.5, 0.45, 0.4, 0.38, 0.36])
+    assert not any(run_epochs(Overfitting(), rows))
+
+
+def test_overfitting_has_no_opinion_without_validation_data():
+    rows = [{"loss": v} for v in (1.0, 0.8, 0.6, 0.4)]
+    assert run_epochs(Overfitting(), rows) == [None] * 4
+
+
+def test_overfitting_patience_is_configurable():
+    rows = epochs([1.0, 0.8, 0.6, 0.4, 0.3], [1.0, 0.9, 0.95, 1.0, 1.1])
+    results = run_epochs(Overfitting(patience=3), rows)
+    assert not results[3] and results[4]
+
+
+def test_unknown_threshold_is_refused():
+    with pytest.raises(ValueError, match="no threshold 'patiense'"):
+        Overfitting(patiense=3)
+
+
+def test_findings_are_immutable():
+    finding = run_epochs(Overfitting(), epochs([1.0, 0.8, 0.6, 0.4], [1.0, 0.9, 0.95, 1.0]))[-1][0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        finding.title = "x"
