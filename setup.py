@@ -23,5 +23,6 @@ setup(
     },
     entry_points={
         "console_scripts": ["scram = tensorboard_plugin_scram.cli:main"],
+        "tensorboard_plugins": ["scram = tensorboard_plugin_scram.loader:ScramLoader"],
     },
 )

@@ -70,12 +70,16 @@ def read_run(directory: str, run: str) -> RunRecords:
     names = sorted(n for n in os.listdir(directory) if _is_event_file(n))
     for name in names:
         for tag, raw in _scram_values(os.path.join(directory, name)):
-            _add(records, tag, raw)
+            add_record(records, tag, raw)
     records.diagnostics.sort(key=lambda d: d.step)
     return records
 
 
-def _add(records: RunRecords, tag: str, raw: bytes) -> None:
+def add_record(records: RunRecords, tag: str, raw: object) -> None:
+    """Decodes one stored payload into `records`; counts it as skipped if it is bad."""
+    if not isinstance(raw, (bytes, str)):
+        records.skipped += 1
+        return
     try:
         record = payload.decode(raw)
     except payload.PayloadError:

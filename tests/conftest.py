@@ -32,6 +32,19 @@ def report_json(logdir: str) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
+def demo_logdir(tmp_path_factory) -> str:
+    """The demo's logdir (quick mode, offline stand-ins), with Keras' TensorBoard runs beside SCRAM's."""
+    root = tmp_path_factory.mktemp("demo")
+    result = subprocess.run(
+        [sys.executable, "-m", "demo", "--quick", "--no-tensorboard", "--logdir", str(root)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (root / "demo-stdout.txt").write_text(result.stdout)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
 def trained_logdir(tmp_path_factory) -> str:
     """One logdir holding the paper's three faults and two healthy runs, trained once."""
     root = tmp_path_factory.mktemp("logs")

@@ -1,0 +1,162 @@
+"""The SCRAM TensorBoard plugin: JSON routes over SCRAM's records, and the panel's bundle.
+
+Each route is a thin `*_route` that parses the request and calls a plain `*_impl` that
+returns data (the pattern of TensorBoard's scalar plugin). See docs/routes.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from tensorboard.backend import http_util
+from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
+
+from tensorboard_plugin_scram import metadata, views
+from tensorboard_plugin_scram.checks import CATALOGUE
+from tensorboard_plugin_scram.provider_reader import ProviderReader
+from tensorboard_plugin_scram.reader import RunRecords
+
+_STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+_MAX_COMPARED_RUNS = 50
+logger = logging.getLogger(__name__)
+
+
+class RouteError(Exception):
+    """A bad request: answered as `{"error": message}` with `status`."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _json_route(route: Callable[..., Any]) -> Callable:
+    """Serves a route's return value as JSON; errors become JSON with a 4xx/500 status."""
+
+    @functools.wraps(route)
+    @wrappers.Request.application
+    def serve(self: ScramPlugin, request: wrappers.Request) -> wrappers.Response:
+        try:
+            body, status = route(self, request), 200
+        except RouteError as error:
+            body, status = {"error": str(error)}, error.status
+        except Exception:  # a bug of ours: say so in JSON, keep details in the log
+            logger.exception("SCRAM route %s failed", request.path)
+            body, status = {"error": "internal error in the SCRAM plugin; see TensorBoard's log"}, 500
+        return http_util.Respond(request, json.dumps(body), "application/json", code=status)
+
+    return serve
+
+
+class ScramPlugin(base_plugin.TBPlugin):
+    """Serves SCRAM's diagnostics to the SCRAM tab."""
+
+    plugin_name = metadata.PLUGIN_NAME
+
+    def __init__(self, context: base_plugin.TBContext) -> None:
+        self._reader = ProviderReader(context.data_provider)
+
+    def get_plugin_apps(self) -> dict[str, Callable]:
+        return {
+            "/index.js": self._serve_bundle,
+            "/runs": self.runs_route,
+            "/diagnostics": self.diagnostics_route,
+            "/series": self.series_route,
+            "/compare": self.compare_route,
+            "/checks": self.checks_route,
+        }
+
+    def is_active(self) -> bool:
+        # Only asked when no run holds SCRAM data (data_plugin_names covers the rest).
+        return False
+
+    def data_plugin_names(self) -> tuple[str, ...]:
+        return (metadata.PLUGIN_NAME,)
+
+    def frontend_metadata(self) -> base_plugin.FrontendMetadata:
+        return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="SCRAM")
+
+    # -- routes ----------------------------------------------------------------------
+
+    @_json_route
+    def runs_route(self, request: wrappers.Request) -> Any:
+        return self.runs_impl(*_context(request))
+
+    @_json_route
+    def diagnostics_route(self, request: wrappers.Request) -> Any:
+        return self.diagnostics_impl(*_context(request), _run_argument(request))
+
+    @_json_route
+    def series_route(self, request: wrappers.Request) -> Any:
+        return self.series_impl(*_context(request), _run_argument(request))
+
+    @_json_route
+    def compare_route(self, request: wrappers.Request) -> Any:
+        runs = request.args.getlist("run")
+        if len(runs) < 2:
+            raise RouteError("compare needs at least two 'run' parameters")
+        if len(runs) > _MAX_COMPARED_RUNS:
+            raise RouteError(f"compare takes at most {_MAX_COMPARED_RUNS} runs")
+        return self.compare_impl(*_context(request), runs)
+
+    @_json_route
+    def checks_route(self, request: wrappers.Request) -> Any:
+        return self.checks_impl()
+
+    @wrappers.Request.application
+    def _serve_bundle(self, request: wrappers.Request) -> wrappers.Response:
+        with open(os.path.join(_STATIC, "index.js"), encoding="utf-8") as handle:
+            return http_util.Respond(request, handle.read(), "text/javascript")
+
+    # -- implementations ---------------------------------------------------------------
+
+    def runs_impl(self, ctx: Any, experiment: str) -> dict[str, Any]:
+        records = self._reader.records(ctx, experiment)
+        return {"runs": [views.run_summary(records[run]) for run in sorted(records)]}
+
+    def diagnostics_impl(self, ctx: Any, experiment: str, run: str) -> dict[str, Any]:
+        return views.diagnostics_view(self._run_records(ctx, experiment, [run])[0])
+
+    def series_impl(self, ctx: Any, experiment: str, run: str) -> dict[str, Any]:
+        records = self._run_records(ctx, experiment, [run])[0]
+        keras_points = self._reader.keras_scalars(ctx, experiment, run)
+        series = views.keras_series(keras_points, views.epoch_steps(records)) if keras_points else []
+        if series:
+            return {"run": run, "source": "keras", "series": series}
+        return {"run": run, "source": "scram", "series": views.scram_series(records)}
+
+    def compare_impl(self, ctx: Any, experiment: str, runs: list[str]) -> dict[str, Any]:
+        return views.compare_view(self._run_records(ctx, experiment, runs))
+
+    def checks_impl(self) -> dict[str, Any]:
+        return {
+            "checks": [
+                {"check": c.id, "title": c.title, "severity": c.severity.value, "doc": f"docs/checks/{c.id}.md"}
+                for c in CATALOGUE.values()
+            ]
+        }
+
+    def _run_records(self, ctx: Any, experiment: str, runs: list[str]) -> list[RunRecords]:
+        found = self._reader.records(ctx, experiment, runs)
+        missing = [run for run in runs if run not in found]
+        if missing:
+            raise RouteError(f"no SCRAM data for run {missing[0]!r}", status=404)
+        return [found[run] for run in runs]
+
+
+def _context(request: wrappers.Request) -> tuple[Any, str]:
+    from tensorboard import plugin_util
+
+    return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
+
+
+def _run_argument(request: wrappers.Request) -> str:
+    run = request.args.get("run")
+    if not run:
+        raise RouteError("missing parameter 'run'")
+    return run
