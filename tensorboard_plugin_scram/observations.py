@@ -8,7 +8,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-__all__ = ["BatchObservation", "EpochObservation", "RunInfo", "TensorStats"]
+__all__ = [
+    "BatchObservation",
+    "EpochObservation",
+    "LayerStats",
+    "ModelStats",
+    "PredictionStats",
+    "RunInfo",
+    "TensorStats",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +75,63 @@ class RunInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class LayerStats:
+    """What one layer looked like on a sampled batch (None where not measured).
+
+    Attributes:
+        name: The Keras layer's name.
+        kind: Its class name, e.g. `"Dense"`.
+        activation: Its activation function's name (`"relu"`, `"sigmoid"`), if any.
+        weight_norm: L2 norm of the layer's trainable weights.
+        grad_norm: L2 norm of the loss gradient with respect to those weights.
+        update_norm: L2 norm of the weights' change since the previous sample.
+        update_steps: Training steps between that previous sample and this one.
+        dead_fraction: Share of units whose output is <= 0 for every sample of the batch.
+        saturated_fraction: Share of sigmoid/tanh outputs pinned near their limits.
+        nonfinite_output: Whether the layer's output held NaN or Inf.
+        nonfinite_weights: Whether the layer's weights held NaN or Inf.
+    """
+
+    name: str
+    kind: str
+    activation: str | None = None
+    weight_norm: float | None = None
+    grad_norm: float | None = None
+    update_norm: float | None = None
+    update_steps: int | None = None
+    dead_fraction: float | None = None
+    saturated_fraction: float | None = None
+    nonfinite_output: bool = False
+    nonfinite_weights: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictionStats:
+    """The model's predictions on a sampled batch.
+
+    Attributes:
+        count: Samples in the batch.
+        majority_share: Share of samples whose predicted class is the most common one
+            (classification), or None.
+        predicted_classes: Number of distinct predicted classes, or None.
+        std: Mean over outputs of the predictions' standard deviation across samples.
+    """
+
+    count: int
+    majority_share: float | None
+    predicted_classes: int | None
+    std: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelStats:
+    """Inside the model on a sampled batch: layers in forward order, and predictions."""
+
+    layers: tuple[LayerStats, ...] = ()
+    predictions: PredictionStats | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class BatchObservation:
     """The end of one training batch.
 
@@ -76,12 +141,15 @@ class BatchObservation:
         logs: Keras' running metrics for the epoch so far, as floats.
         tensors: Statistics of the batch's inputs and targets, or None when this batch
             was not sampled.
+        model: Statistics from inside the model, or None when not sampled (they cost an
+            extra forward and backward pass, so they are sampled more sparsely).
     """
 
     step: int
     epoch: int
     logs: Mapping[str, float]
     tensors: tuple[TensorStats, ...] | None = None
+    model: ModelStats | None = None
 
     def inputs(self) -> tuple[TensorStats, ...]:
         """The statistics of the input tensors (empty when not sampled)."""
