@@ -24,7 +24,7 @@ test: setup browser lint
 	$(BIN)/python -m pytest -q tests
 
 lint: setup
-	$(BIN)/ruff check tensorboard_plugin_scram tests demo
+	$(BIN)/ruff check tensorboard_plugin_scram tests demo bench
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -32,7 +32,12 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 docs: setup
-	$(BIN)/scram docs docs/checks
+	$(BIN)/scram docs docs/checks --readme README.md
 
 clean:
 	rm -rf $(VENV) $(LOGDIR) .pytest_cache test-artifacts
+
+## Benchmarks: fault zoo vs baselines, overhead, plugin scale -> bench/results.md and results.json.
+.PHONY: bench
+bench: setup
+	$(BIN)/python -m bench

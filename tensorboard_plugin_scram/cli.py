@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = commands.add_parser("docs", help="write one Markdown page per check")
     docs.add_argument("outdir", metavar="OUTDIR")
+    docs.add_argument("--readme", metavar="README", help="also regenerate the table of checks in this README")
     return parser
 
 
@@ -87,10 +88,13 @@ def _checks(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from tensorboard_plugin_scram.docs import write_check_pages
+    from tensorboard_plugin_scram.docs import update_readme, write_check_pages
 
     for path in write_check_pages(args.outdir):
         print(path)
+    if args.readme:
+        update_readme(args.readme)
+        print(args.readme)
     return EXIT_OK
 
 

@@ -25,12 +25,32 @@ def check_page(cls: type[Check]) -> str:
     return "\n".join([note, *header, cls.doc(), ""])
 
 
+README_START, README_END = "<!-- checks:start -->", "<!-- checks:end -->"
+
+
 def index_table() -> str:
     """The Markdown table of all checks, for the README."""
     rows = ["| check | severity | what it finds |", "|---|---|---|"]
     for check_id, cls in CATALOGUE.items():
         rows.append(f"| [`{check_id}`](docs/checks/{check_id}.md) | {cls.severity.value} | {cls.title} |")
     return "\n".join(rows)
+
+
+def with_index_table(readme: str) -> str:
+    """The README text with the table between its `checks` markers regenerated."""
+    head, start, rest = readme.partition(README_START)
+    _, end, tail = rest.partition(README_END)
+    if not start or not end:
+        raise ValueError(f"README has no {README_START} ... {README_END} block")
+    return f"{head}{README_START}\n{index_table()}\n{README_END}{tail}"
+
+
+def update_readme(path: str) -> None:
+    """Regenerates the README's table of checks in place."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(with_index_table(text))
 
 
 def write_check_pages(outdir: str) -> list[str]:

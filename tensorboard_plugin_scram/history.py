@@ -33,6 +33,7 @@ class History:
         self.first_loss: float | None = None
         self.epochs: list[EpochObservation] = []
         self.last_tensors: tuple[TensorStats, ...] = ()
+        self._target_sums: dict[str, tuple[float, int]] = {}
 
     def add_batch(self, obs: BatchObservation) -> None:
         loss = obs.logs.get("loss")
@@ -42,9 +43,18 @@ class History:
                 self.first_loss = loss
         if obs.tensors is not None:
             self.last_tensors = obs.tensors
+            for t in obs.tensors:
+                if t.role == "target" and t.count > t.nonfinite:
+                    total, count = self._target_sums.get(t.name, (0.0, 0))
+                    self._target_sums[t.name] = (total + t.mean * t.count, count + t.count)
 
     def add_epoch(self, obs: EpochObservation) -> None:
         self.epochs.append(obs)
+
+    def target_mean(self, name: str) -> float | None:
+        """Mean of a target tensor's values over every sampled batch so far."""
+        total, count = self._target_sums.get(name, (0.0, 0))
+        return total / count if count else None
 
     def epoch_series(self, key: str) -> list[float]:
         """The values of one epoch metric, oldest first (epochs without it skipped)."""

@@ -12,7 +12,9 @@ __all__ = [
     "BatchObservation",
     "EpochObservation",
     "LayerStats",
+    "LossInfo",
     "ModelStats",
+    "OutputInfo",
     "PredictionStats",
     "RunInfo",
     "TensorStats",
@@ -54,22 +56,72 @@ class TensorStats:
 
 
 @dataclasses.dataclass(frozen=True)
+class OutputInfo:
+    """One output of the model: its last layer.
+
+    Attributes:
+        layer: The layer's name.
+        units: Size of the output's last axis, or None if unknown.
+        activation: The layer's activation (`"softmax"`, `"sigmoid"`, `"linear"`, ...).
+    """
+
+    layer: str
+    units: int | None
+    activation: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class LossInfo:
+    """One loss function: its canonical name and whether it expects logits.
+
+    Attributes:
+        name: Canonical Keras name, e.g. `"sparse_categorical_crossentropy"`,
+            `"mean_squared_error"`.
+        from_logits: The loss's `from_logits` setting (False when it has none).
+        output: The output it applies to, when losses were given by output name.
+    """
+
+    name: str
+    from_logits: bool = False
+    output: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class RunInfo:
     """What is known before the first batch: the model, loss and optimizer.
 
     Attributes:
         optimizer: Optimizer class name, e.g. `"Adam"`, or None.
         learning_rate: Current learning rate, or None if unknown.
-        losses: Names of the loss functions, e.g. `("sparse_categorical_crossentropy",)`.
+        losses: The loss functions, in the order of the outputs.
+        outputs: The model's outputs, in order.
         embedding_inputs: Names of inputs that feed an Embedding layer.
+        input_sizes: Values per sample of each input, by input name (`"x"` for one input).
+        batch_size: The batch size given to `fit()` (32 when left out with arrays), or None
+            when the data batch themselves (data sets, generators).
+        trainable_params: Number of trainable parameters, or None.
+        total_params: Number of parameters, or None.
+        optimizer_slots: Per-parameter variables the optimizer keeps (Adam: 2).
+        activations_per_sample: Values all layers output for one sample, or None.
+        bytes_per_value: Size of one parameter or activation (4 for float32).
+        device_memory: Bytes of memory on the training device, or None if unknown.
         compile_location: `"train.py:42"` of the user's `model.compile` call, if known.
         fit_location: `"train.py:57"` of the user's `model.fit` call, if known.
     """
 
     optimizer: str | None = None
     learning_rate: float | None = None
-    losses: tuple[str, ...] = ()
+    losses: tuple[LossInfo, ...] = ()
+    outputs: tuple[OutputInfo, ...] = ()
     embedding_inputs: tuple[str, ...] = ()
+    input_sizes: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    batch_size: int | None = None
+    trainable_params: int | None = None
+    total_params: int | None = None
+    optimizer_slots: int = 0
+    activations_per_sample: int | None = None
+    bytes_per_value: int = 4
+    device_memory: int | None = None
     compile_location: str | None = None
     fit_location: str | None = None
 

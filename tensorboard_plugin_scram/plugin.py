@@ -19,6 +19,7 @@ from werkzeug import wrappers
 
 from tensorboard_plugin_scram import metadata, views
 from tensorboard_plugin_scram.checks import CATALOGUE
+from tensorboard_plugin_scram.docs import check_page
 from tensorboard_plugin_scram.provider_reader import ProviderReader
 from tensorboard_plugin_scram.reader import RunRecords
 
@@ -43,12 +44,14 @@ def _json_route(route: Callable[..., Any]) -> Callable:
     def serve(self: ScramPlugin, request: wrappers.Request) -> wrappers.Response:
         try:
             body, status = route(self, request), 200
+            if not isinstance(body, str):  # a str is JSON text already (cached)
+                body = json.dumps(body)
         except RouteError as error:
-            body, status = {"error": str(error)}, error.status
+            body, status = json.dumps({"error": str(error)}), error.status
         except Exception:  # a bug of ours: say so in JSON, keep details in the log
             logger.exception("SCRAM route %s failed", request.path)
-            body, status = {"error": "internal error in the SCRAM plugin; see TensorBoard's log"}, 500
-        return http_util.Respond(request, json.dumps(body), "application/json", code=status)
+            body, status = json.dumps({"error": "internal error in the SCRAM plugin; see TensorBoard's log"}), 500
+        return http_util.Respond(request, body, "application/json", code=status)
 
     return serve
 
@@ -69,6 +72,7 @@ class ScramPlugin(base_plugin.TBPlugin):
             "/series": self.series_route,
             "/compare": self.compare_route,
             "/checks": self.checks_route,
+            "/docs/checks/*": self._serve_check_doc,
         }
 
     def is_active(self) -> bool:
@@ -109,6 +113,15 @@ class ScramPlugin(base_plugin.TBPlugin):
         return self.checks_impl()
 
     @wrappers.Request.application
+    def _serve_check_doc(self, request: wrappers.Request) -> wrappers.Response:
+        # The page is generated from the catalogue: the request only picks a known id.
+        name = request.path.rsplit("/", 1)[-1]
+        check = CATALOGUE.get(name[: -len(".md")] if name.endswith(".md") else "")
+        if check is None:
+            return http_util.Respond(request, json.dumps({"error": "no such check"}), "application/json", code=404)
+        return http_util.Respond(request, check_page(check), "text/plain")
+
+    @wrappers.Request.application
     def _serve_bundle(self, request: wrappers.Request) -> wrappers.Response:
         with open(os.path.join(_STATIC, "index.js"), encoding="utf-8") as handle:
             return http_util.Respond(request, handle.read(), "text/javascript")
@@ -119,8 +132,9 @@ class ScramPlugin(base_plugin.TBPlugin):
         records = self._reader.records(ctx, experiment)
         return {"runs": [views.run_summary(records[run]) for run in sorted(records)]}
 
-    def diagnostics_impl(self, ctx: Any, experiment: str, run: str) -> dict[str, Any]:
-        return views.diagnostics_view(self._run_records(ctx, experiment, [run])[0])
+    def diagnostics_impl(self, ctx: Any, experiment: str, run: str) -> str:
+        """The run's diagnostics as JSON text (see `views.diagnostics_view`)."""
+        return views.diagnostics_json(self._run_records(ctx, experiment, [run])[0])
 
     def series_impl(self, ctx: Any, experiment: str, run: str) -> dict[str, Any]:
         records = self._run_records(ctx, experiment, [run])[0]

@@ -34,6 +34,7 @@ class RunRecords:
         epochs: Decoded end-of-epoch records (metrics and cost), in order.
         batches: Decoded sampled batch records, in order.
         skipped: Records that could not be decoded.
+        views: Views derived from these records, kept by the plugin while they are unchanged.
     """
 
     run: str
@@ -41,6 +42,7 @@ class RunRecords:
     epochs: list[dict] = dataclasses.field(default_factory=list)
     batches: list[dict] = dataclasses.field(default_factory=list)
     skipped: int = 0
+    views: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
 
 def read_logdir(logdir: str) -> list[RunRecords]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -32,6 +33,13 @@ def run_summary(records: RunRecords) -> dict[str, Any]:
         "overhead": _overhead(records),
         "skipped": records.skipped,
     }
+
+
+def diagnostics_json(records: RunRecords) -> str:
+    """The `diagnostics` route's body as JSON text, built once per version of the records."""
+    if "diagnostics_json" not in records.views:
+        records.views["diagnostics_json"] = json.dumps(diagnostics_view(records), separators=(",", ":"))
+    return records.views["diagnostics_json"]
 
 
 def diagnostics_view(records: RunRecords) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from tensorboard_plugin_scram.checks import CATALOGUE
-from tensorboard_plugin_scram.docs import check_page
+from tensorboard_plugin_scram.docs import check_page, with_index_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,8 +23,9 @@ def test_every_check_documents_what_why_and_fix():
             assert heading in cls.doc(), (cls.id, heading)
 
 
-def test_readme_lists_every_check():
+def test_readme_lists_every_check_in_its_generated_table():
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
         readme = handle.read()
+    assert with_index_table(readme) == readme, "run `make docs`"
     for check_id in CATALOGUE:
         assert f"docs/checks/{check_id}.md" in readme

@@ -74,7 +74,9 @@ def test_healthy_runs_raise_no_alarm(diagnostics, run):
 
 
 def test_faulty_runs_raise_no_off_target_alarm(diagnostics):
-    expected = {"unnormalized": {"input_not_normalized"}, "nan_loss": {"nan_loss"}, "overfitting": {"overfitting"}}
+    # The learning rate of 1e10 is itself a finding, and the loss diverges before it is NaN.
+    learning_rate = {"nan_loss", "learning_rate_unusual", "loss_diverging"}
+    expected = {"unnormalized": {"input_not_normalized"}, "nan_loss": learning_rate, "overfitting": {"overfitting"}}
     for run, checks in expected.items():
         fired = {d["check"] for d in _of(diagnostics, run) if d["severity"] in ALARMS}
         assert fired == checks, run

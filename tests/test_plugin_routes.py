@@ -29,8 +29,8 @@ def test_runs_lists_every_scram_run_with_counts_and_overhead(client):
     runs = {r["run"]: r for r in body["runs"]}
     assert "learning_rate/scram" in runs and "overfitting_fixed/scram" in runs
     assert not any(name.endswith("/train") for name in runs), "Keras' runs hold no SCRAM data"
-    assert runs["learning_rate/scram"]["counts"] == {"error": 1, "warning": 0, "info": 0}
-    assert runs["learning_rate/scram"]["checks"] == ["nan_loss"]
+    assert runs["learning_rate/scram"]["counts"] == {"error": 2, "warning": 1, "info": 0}
+    assert runs["learning_rate/scram"]["checks"] == ["learning_rate_unusual", "loss_diverging", "nan_loss"]
     overhead = runs["normalization/scram"]["overhead"]
     assert 0 < overhead["fraction"] < 1 and overhead["train_seconds"] > overhead["scram_seconds"]
 
@@ -38,7 +38,9 @@ def test_runs_lists_every_scram_run_with_counts_and_overhead(client):
 def test_diagnostics_returns_every_field(client):
     status, body = get_json(client, "diagnostics?run=learning_rate/scram")
     assert status == 200 and body["skipped"] == 0
-    [d] = body["diagnostics"]
+    steps = [d["step"] for d in body["diagnostics"]]
+    assert steps == sorted(steps)
+    [d] = [d for d in body["diagnostics"] if d["check"] == "nan_loss"]
     assert d["check"] == "nan_loss" and d["severity"] == "error" and d["run"] == "learning_rate/scram"
     for field in ("step", "epoch", "title", "explanation", "suggestion", "snippet", "evidence", "confidence", "doc"):
         assert field in d
@@ -57,8 +59,9 @@ def test_series_comes_from_keras_tensorboard_runs_mapped_to_global_steps(client)
 def test_compare_two_runs_says_what_was_fixed(client):
     status, body = get_json(client, "compare?run=learning_rate/scram&run=learning_rate_fixed/scram")
     assert status == 200
-    assert body["diff"] == {"fixed": ["nan_loss"], "still_present": [], "new": []}
-    [row] = body["checks"]
+    fixed = ["learning_rate_unusual", "loss_diverging", "nan_loss"]
+    assert body["diff"] == {"fixed": fixed, "still_present": [], "new": []}
+    row = {r["check"]: r for r in body["checks"]}["nan_loss"]
     assert row["first"]["learning_rate/scram"]["severity"] == "error"
     assert row["first"]["learning_rate_fixed/scram"] is None
 
@@ -82,6 +85,14 @@ def test_bad_requests_get_json_errors(client, path, status):
 def test_checks_route_lists_the_catalogue(client):
     _, body = get_json(client, "checks")
     assert {"nan_loss", "input_not_normalized", "overfitting"} <= {c["check"] for c in body["checks"]}
+
+
+def test_check_docs_are_served_from_the_catalogue(client):
+    response = client.get("/data/plugin/scram/docs/checks/nan_loss.md")
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
+    assert "## What it does" in response.get_data(as_text=True)
+    for bad in ("docs/checks/../../setup.py", "docs/checks/nope.md", "docs/checks/nan_loss"):
+        assert client.get("/data/plugin/scram/" + bad).status_code == 404
 
 
 def test_plugins_listing_marks_scram_as_an_iframe_plugin(client):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 # Keras names accuracy after the metric the user passed: "accuracy", "acc",
@@ -32,3 +33,8 @@ def rising_streak(values: list[float]) -> int:
 def falling_streak(values: list[float]) -> int:
     """How many times in a row the series fell at its end."""
     return rising_streak([-v for v in values])
+
+
+def all_finite(*values: float | None) -> bool:
+    """Whether every value is present and finite (a NaN loss makes metrics meaningless)."""
+    return all(v is not None and math.isfinite(v) for v in values)

@@ -45,29 +45,32 @@ class Overfitting(Check):
 
     ## Rule
     Needs validation data and stays quiet without it. Fires when any of these holds:
-    - the paper's rule: validation accuracy fell `patience` epochs in a row while
-      training accuracy rose over the same epochs;
+    - the paper's rule: validation accuracy fell `patience` epochs in a row, by at least
+      `min_acc_drop` in all, while training accuracy rose over the same epochs and
+      validation loss was not at a new best;
     - validation loss rose `patience` epochs in a row, to at least `min_rise` (relative)
       above its best value, while training loss fell over the same epochs;
     - the gap between validation and training loss widened `patience` epochs in a row
       and is at least `gap_ratio` times the training loss, while validation loss did not
       improve on its best.
     Requiring a streak and a margin keeps epoch-to-epoch noise quiet; validation loss
-    *below* training loss (normal with dropout) never counts.
+    *below* training loss (normal with dropout) never counts; and validation must have
+    improved after the first epoch (if it only ever got worse, the validation data
+    likely differ from the training data: see `train_val_mismatch`).
     """
 
     id = "overfitting"
     title = "Likely overfitting"
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
-    thresholds = {"patience": 2, "min_rise": 0.02, "gap_ratio": 0.5}
+    thresholds = {"patience": 2, "min_rise": 0.02, "gap_ratio": 0.5, "min_acc_drop": 0.01}
 
     def on_epoch(self, obs: EpochObservation, history: History) -> Findings:
         if "val_loss" not in obs.logs and not any(k.startswith("val_") for k in obs.logs):
             return None
         patience = int(self.threshold("patience"))
         window = [e.logs for e in history.epochs[-(patience + 1):]]
-        if len(window) <= patience:
+        if len(window) <= patience or not _improved_first(history):
             return []
         reasons = [self._accuracy_rule(window)]
         val, train = _series(window, "val_loss"), _series(window, "loss")
@@ -87,7 +90,11 @@ class Overfitting(Check):
         train = _series(window, key)
         if val is None or train is None:
             return None
-        if falling_streak(val) >= len(window) - 1 and train[-1] > train[0]:
+        val_loss = _series(window, "val_loss")
+        # A drop within noise, or one while validation loss still improves, is not a sign.
+        dropped = val[0] - val[-1] >= self.threshold("min_acc_drop")
+        loss_improving = val_loss is not None and val_loss[-1] < min(val_loss[:-1])
+        if falling_streak(val) >= len(window) - 1 and train[-1] > train[0] and dropped and not loss_improving:
             return (f"validation accuracy fell from {val[0]:.3g} to {val[-1]:.3g} while training "
                     f"accuracy rose from {train[0]:.3g} to {train[-1]:.3g}")
         return None
@@ -133,6 +140,16 @@ class Overfitting(Check):
             evidence=evidence,
             confidence=Confidence.HIGH if len(reasons) > 1 else Confidence.MEDIUM,
         )
+
+
+def _improved_first(history: History) -> bool:
+    """Whether validation loss improved after the first epoch: overfitting follows a fit.
+
+    Validation that only gets worse from the first epoch on points at mismatched data
+    (train_val_mismatch), not at overfitting.
+    """
+    val = _finite(history.epoch_series("val_loss"))
+    return len(val) > 1 and min(val[1:]) < val[0]
 
 
 def _series(window: list[dict], key: str) -> list[float] | None:

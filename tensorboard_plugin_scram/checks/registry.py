@@ -4,14 +4,59 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from tensorboard_plugin_scram.checks.accuracy_at_chance import AccuracyAtChance
 from tensorboard_plugin_scram.checks.base import Check
+from tensorboard_plugin_scram.checks.batch_memory_risk import BatchMemoryRisk
+from tensorboard_plugin_scram.checks.class_imbalance import ClassImbalance
+from tensorboard_plugin_scram.checks.constant_predictions import ConstantPredictions
+from tensorboard_plugin_scram.checks.data_not_shuffled import DataNotShuffled
+from tensorboard_plugin_scram.checks.dead_relu import DeadRelu
+from tensorboard_plugin_scram.checks.exploding_gradients import ExplodingGradients
+from tensorboard_plugin_scram.checks.input_contains_nan import InputContainsNan
 from tensorboard_plugin_scram.checks.input_not_normalized import InputNotNormalized
 from tensorboard_plugin_scram.checks.internal_error import InternalError
+from tensorboard_plugin_scram.checks.label_output_mismatch import LabelOutputMismatch
+from tensorboard_plugin_scram.checks.learning_rate_unusual import LearningRateUnusual
+from tensorboard_plugin_scram.checks.loss_diverging import LossDiverging
+from tensorboard_plugin_scram.checks.loss_not_decreasing import LossNotDecreasing
+from tensorboard_plugin_scram.checks.loss_oscillating import LossOscillating
 from tensorboard_plugin_scram.checks.nan_loss import NanLoss
+from tensorboard_plugin_scram.checks.no_trainable_weights import NoTrainableWeights
+from tensorboard_plugin_scram.checks.output_activation_loss_mismatch import OutputActivationLossMismatch
 from tensorboard_plugin_scram.checks.overfitting import Overfitting
+from tensorboard_plugin_scram.checks.saturated_activations import SaturatedActivations
+from tensorboard_plugin_scram.checks.train_val_mismatch import TrainValMismatch
+from tensorboard_plugin_scram.checks.update_ratio_unusual import UpdateRatioUnusual
+from tensorboard_plugin_scram.checks.vanishing_gradients import VanishingGradients
+from tensorboard_plugin_scram.checks.weights_not_updating import WeightsNotUpdating
 
-# Built-in checks in documentation order. Ids are stable public API.
-BUILTIN_CHECKS: tuple[type[Check], ...] = (NanLoss, InputNotNormalized, Overfitting)
+# Built-in checks in documentation order (static, data, loss, metrics, model internals).
+# Ids are stable public API.
+BUILTIN_CHECKS: tuple[type[Check], ...] = (
+    OutputActivationLossMismatch,
+    LabelOutputMismatch,
+    LearningRateUnusual,
+    NoTrainableWeights,
+    BatchMemoryRisk,
+    InputNotNormalized,
+    InputContainsNan,
+    ClassImbalance,
+    NanLoss,
+    LossDiverging,
+    LossNotDecreasing,
+    LossOscillating,
+    Overfitting,
+    TrainValMismatch,
+    AccuracyAtChance,
+    DataNotShuffled,
+    ConstantPredictions,
+    VanishingGradients,
+    ExplodingGradients,
+    DeadRelu,
+    SaturatedActivations,
+    WeightsNotUpdating,
+    UpdateRatioUnusual,
+)
 
 # Every id a diagnostic can carry, with the class that documents it.
 CATALOGUE: dict[str, type[Check]] = {c.id: c for c in (*BUILTIN_CHECKS, InternalError)}

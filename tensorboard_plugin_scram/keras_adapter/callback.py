@@ -16,13 +16,23 @@ from tensorboard_plugin_scram import metadata
 from tensorboard_plugin_scram.checks import Check, build_checks
 from tensorboard_plugin_scram.diagnostic import Diagnostic
 from tensorboard_plugin_scram.engine import Engine
-from tensorboard_plugin_scram.keras_adapter.model_info import describe, user_location
+from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
+from tensorboard_plugin_scram.keras_adapter.model_info import describe
+from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
 from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe
-from tensorboard_plugin_scram.observations import BatchObservation, EpochObservation
+from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule
+from tensorboard_plugin_scram.keras_adapter.source import fit_batch_size, locations
+from tensorboard_plugin_scram.observations import BatchObservation, EpochObservation, ModelStats, RunInfo
 from tensorboard_plugin_scram.summary import ScramSummaryWriter
 
 # Every batch of the first epochs' start is sampled: static data problems show at once.
 _ALWAYS_SAMPLED_STEPS = 20
+
+# The checks that read `BatchObservation.model`; without any of them the model is not probed.
+_INTERNALS_CHECKS = frozenset({
+    "constant_predictions", "vanishing_gradients", "exploding_gradients", "dead_relu",
+    "saturated_activations", "weights_not_updating", "update_ratio_unusual",
+})
 
 
 def _guarded(where: str) -> Callable:
@@ -67,6 +77,10 @@ class ScramCallback(keras.callbacks.Callback):
         sample_every: Input statistics and the fine-grained loss curve are read every
             `sample_every` batches (and at every one of the first 20), which keeps
             SCRAM's cost per batch small. NaN/Inf in the data is counted on every batch.
+        internals_every: Gradients, activations, weight updates and predictions are
+            measured (one extra forward and backward pass) at step 5, then every
+            `internals_every` steps, more often while the loss looks wrong. 0 switches
+            this off.
 
     Raises:
         ValueError: for an unknown check id or threshold name.
@@ -89,6 +103,7 @@ class ScramCallback(keras.callbacks.Callback):
         thresholds: Mapping[str, Mapping[str, float]] | None = None,
         extra_checks: Sequence[Check] = (),
         sample_every: int = 10,
+        internals_every: int = 50,
     ) -> None:
         super().__init__()
         self.log_dir = os.fspath(log_dir)
@@ -96,13 +111,16 @@ class ScramCallback(keras.callbacks.Callback):
         self.thresholds = {k: dict(v) for k, v in (thresholds or {}).items()}
         self.extra_checks = list(extra_checks)
         self.sample_every = max(1, int(sample_every))
+        self.internals_every = max(0, int(internals_every))
         # Fail on a configuration typo now, not silently during training.
         build_checks(self.disable, self.thresholds, self.extra_checks)
         self._engine: Engine | None = None
         self._writer: ScramSummaryWriter | None = None
         self._probe: BatchProbe | None = None
+        self._internals: InternalsMonitor | None = None
         self._warned = False
         self._next_step = 0
+        self._last_sampled = 0
         self._epoch_base = 0
         self._epoch = 0
         self._scram_seconds = 0.0
@@ -118,8 +136,9 @@ class ScramCallback(keras.callbacks.Callback):
             checks = build_checks(self.disable, self.thresholds, self.extra_checks)
             self._engine = Engine(checks, on_error=self._warn_once)
             self._writer = ScramSummaryWriter(os.path.join(self.log_dir, metadata.RUN_SUBDIR))
-        run = describe(self.model, fit_location=user_location())
-        self._install_probe(run.embedding_inputs)
+        compile_at, fit_at = locations()
+        run = describe(self.model, compile_location=compile_at, fit_location=fit_at, batch_size=fit_batch_size())
+        self._install_probe(run)
         self._emit(self._engine.begin(run, self._next_step))
 
     @_guarded("epoch start")
@@ -129,17 +148,23 @@ class ScramCallback(keras.callbacks.Callback):
 
     @_guarded("batch check")
     def on_train_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
-        step = self._epoch_base + int(batch)
+        steps = (self.params or {}).get("steps")
+        # With steps_per_execution > 1, Keras reports an epoch's last execution as if it
+        # were full; the epoch's real last batch is steps - 1.
+        step = self._epoch_base + (min(int(batch), steps - 1) if steps else int(batch))
         self._next_step = step + 1
         values = _floats(logs)
         loss = values.get("loss")
         sampled = (
             step < _ALWAYS_SAMPLED_STEPS
-            or step % self.sample_every == 0
+            or step - self._last_sampled >= self.sample_every
             or (loss is not None and not math.isfinite(loss))
         )
+        if sampled:
+            self._last_sampled = step
         tensors = self._read_probe() if sampled else None
-        self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors)))
+        model_stats = self._read_internals(step, loss)
+        self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors, model_stats)))
         if sampled and self._writer is not None:
             self._writer.write_batch(step, self._epoch, values)
 
@@ -159,18 +184,55 @@ class ScramCallback(keras.callbacks.Callback):
         if self._probe is not None:
             probe, self._probe = self._probe, None
             probe.uninstall()
+        self._internals = None
         if self._writer is not None:
             self._writer.close()
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _install_probe(self, embedding_inputs: tuple[str, ...]) -> None:
+    def _install_probe(self, run: RunInfo) -> None:
+        internals = self._install_internals(run)
         try:
-            self._probe = BatchProbe(self.model, embedding_inputs, on_error=self._probe_failed)
+            recorders = (internals.record,) if internals is not None else ()
+            self._probe = BatchProbe(self.model, run.embedding_inputs, on_error=self._probe_failed,
+                                     recorders=recorders)
             self._probe.install()
         except Exception as error:
             self._probe = None
             self._fail("input statistics", error)
+
+    def _install_internals(self, run: RunInfo) -> InternalsProbe | None:
+        self._internals = None
+        wanted = self.extra_checks or set(_INTERNALS_CHECKS) - set(self.disable)
+        if not self.internals_every or not wanted:
+            return None
+        if getattr(self.model.distribute_strategy, "num_replicas_in_sync", 1) > 1:
+            # The measuring branch would need a cross-replica merge inside tf.cond, which
+            # TensorFlow does not support: under several replicas only the cheap
+            # statistics run.
+            return None
+        try:
+            losses = [getattr(loss, "name", loss) for loss in run.losses]
+            probe = InternalsProbe(self.model, losses, on_error=self._internals_failed)
+            probe.install()
+            self._internals = InternalsMonitor(probe, InternalsSchedule(self.internals_every))
+            return probe
+        except Exception as error:
+            self._fail("model internals", error)
+            return None
+
+    def _internals_failed(self, error: BaseException) -> None:
+        self._internals = None
+        self._fail("model internals", error)
+
+    def _read_internals(self, step: int, loss: float | None) -> ModelStats | None:
+        if self._internals is None:
+            return None
+        try:
+            return self._internals.after_step(step, loss)
+        except Exception as error:
+            self._internals_failed(error)
+            return None
 
     def _probe_failed(self, error: BaseException) -> None:
         self._fail("input statistics", error)

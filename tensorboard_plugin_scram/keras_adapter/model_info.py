@@ -2,41 +2,48 @@
 
 from __future__ import annotations
 
+import math
 import os
-import sys
 from typing import Any
 
 import keras
 
-from tensorboard_plugin_scram.observations import RunInfo
+from tensorboard_plugin_scram.observations import LossInfo, OutputInfo, RunInfo
 
-# Frames from these packages are never the user's code.
-_LIBRARY_MARKERS = tuple(
-    os.sep + name + os.sep for name in ("keras", "tensorflow", "tensorboard_plugin_scram", "tf_keras", "absl")
-)
+_LOSS_ALIASES = {
+    "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error",
+    "bce": "binary_crossentropy",
+    "kld": "kl_divergence",
+}
+# Per-parameter variables each optimizer keeps, for the memory estimate.
+_OPTIMIZER_SLOTS = {"adam": 2, "adamw": 2, "nadam": 2, "adamax": 2, "lamb": 2, "rmsprop": 1, "adagrad": 1,
+                    "adadelta": 2, "ftrl": 2, "lion": 1, "adafactor": 2}
 
 
-def describe(model: keras.Model, fit_location: str | None = None) -> RunInfo:
+def describe(model: keras.Model, compile_location: str | None = None, fit_location: str | None = None,
+             batch_size: int | None = None) -> RunInfo:
     """The static facts the checks need, read once before training."""
     optimizer = _unwrap(getattr(model, "optimizer", None))
     return RunInfo(
         optimizer=type(optimizer).__name__ if optimizer is not None else None,
         learning_rate=_learning_rate(optimizer),
-        losses=_loss_names(getattr(model, "loss", None)),
+        losses=_losses(getattr(model, "loss", None)),
+        outputs=_outputs(model),
         embedding_inputs=_embedding_inputs(model),
+        input_sizes=_input_sizes(model),
+        batch_size=batch_size,
+        trainable_params=_count(getattr(model, "trainable_weights", None)),
+        total_params=_count(getattr(model, "weights", None)),
+        optimizer_slots=_slots(optimizer),
+        activations_per_sample=_activations_per_sample(model),
+        bytes_per_value=_bytes_per_value(model),
+        device_memory=_device_memory(),
+        compile_location=compile_location,
         fit_location=fit_location,
     )
-
-
-def user_location() -> str | None:
-    """`"file.py:42"` of the innermost caller outside Keras, TensorFlow and SCRAM."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not any(marker in filename for marker in _LIBRARY_MARKERS) and not filename.startswith("<frozen"):
-            return f"{os.path.basename(filename)}:{frame.f_lineno}"
-        frame = frame.f_back
-    return None
 
 
 def _unwrap(optimizer: Any) -> Any:
@@ -54,17 +61,47 @@ def _learning_rate(optimizer: Any) -> float | None:
         return None
 
 
-def _loss_names(loss: Any) -> tuple[str, ...]:
+def _losses(loss: Any, output: str | None = None) -> tuple[LossInfo, ...]:
     if loss is None:
         return ()
     if isinstance(loss, dict):
-        return tuple(n for value in loss.values() for n in _loss_names(value))
+        return tuple(info for key, value in loss.items() for info in _losses(value, str(key)))
     if isinstance(loss, (list, tuple)):
-        return tuple(n for value in loss for n in _loss_names(value))
+        return tuple(info for value in loss for info in _losses(value))
     if isinstance(loss, str):
-        return (loss,)
+        return (LossInfo(_canonical(loss), output=output),)
     name = getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
-    return (str(name),)
+    from_logits = bool(getattr(loss, "from_logits", False) or getattr(loss, "_fn_kwargs", {}).get("from_logits"))
+    return (LossInfo(_canonical(str(name)), from_logits, output),)
+
+
+def _canonical(name: str) -> str:
+    name = name.lower()
+    return _LOSS_ALIASES.get(name, name)
+
+
+def _outputs(model: keras.Model) -> tuple[OutputInfo, ...]:
+    try:
+        tensors = list(model.outputs or ())
+    except Exception:
+        return ()
+    outputs = []
+    for tensor in tensors:
+        layer = getattr(getattr(tensor, "_keras_history", None), "operation", None)
+        units = tensor.shape[-1] if tensor.shape else None
+        outputs.append(OutputInfo(
+            layer=getattr(layer, "name", "output"),
+            units=int(units) if units is not None else None,
+            activation=_activation_name(layer),
+        ))
+    return tuple(outputs)
+
+
+def _activation_name(layer: Any) -> str | None:
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return "softmax" if isinstance(layer, keras.layers.Softmax) else None
+    return getattr(activation, "__name__", type(activation).__name__).lower()
 
 
 def _embedding_inputs(model: keras.Model) -> tuple[str, ...]:
@@ -81,8 +118,71 @@ def _embedding_inputs(model: keras.Model) -> tuple[str, ...]:
     return ("*",)
 
 
+def _input_sizes(model: keras.Model) -> dict[str, int]:
+    try:
+        inputs = list(model.inputs or ())
+    except Exception:
+        return {}
+    sizes = {}
+    for i, tensor in enumerate(inputs):
+        dims = tensor.shape[1:]
+        if all(d is not None for d in dims):
+            size = math.prod(int(d) for d in dims)
+            sizes["x" if len(inputs) == 1 else f"x[{i}]"] = size
+            sizes.setdefault(getattr(tensor, "name", f"input_{i}"), size)
+    return sizes
+
+
 def _all_layers(model: keras.Model) -> list:
     try:
         return list(model._flatten_layers(include_self=False, recursive=True))
     except Exception:
         return list(getattr(model, "layers", []))
+
+
+def _count(weights: Any) -> int | None:
+    try:
+        return int(sum(math.prod(w.shape) for w in weights))
+    except Exception:
+        return None
+
+
+def _slots(optimizer: Any) -> int:
+    name = type(optimizer).__name__.lower() if optimizer is not None else ""
+    if name == "sgd":
+        momentum = getattr(optimizer, "momentum", 0.0)
+        return 1 if momentum else 0
+    return _OPTIMIZER_SLOTS.get(name, 2)
+
+
+def _activations_per_sample(model: keras.Model) -> int | None:
+    total = 0
+    for layer in _all_layers(model):
+        try:
+            shape = layer.output.shape[1:]
+        except Exception:
+            continue
+        if all(d is not None for d in shape):
+            total += math.prod(int(d) for d in shape)
+    return total or None
+
+
+def _bytes_per_value(model: keras.Model) -> int:
+    policy = getattr(getattr(model, "dtype_policy", None), "compute_dtype", "float32")
+    return 2 if "16" in str(policy) else 4
+
+
+def _device_memory() -> int | None:
+    """Memory of the device training runs on: the first GPU's, else the machine's RAM."""
+    try:
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        if gpus:
+            return None  # TensorFlow exposes no GPU total; the check then stays quiet
+    except Exception:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -10,7 +10,7 @@ also work but leak into History, the progress bar and Keras' TensorBoard.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -31,13 +31,18 @@ class BatchProbe:
         embedding_inputs: Input names that feed an Embedding layer (`"*"`: any
             integer-valued input).
         on_error: Called with the exception if the statistics cannot be built.
+        recorders: More graph-building functions called with each step's data inside
+            the wrapped train step, before the step itself (e.g.
+            `InternalsProbe.record`). Each must guard itself against errors.
     """
 
     def __init__(self, model: keras.Model, embedding_inputs: tuple[str, ...] = (),
-                 on_error: Callable[[BaseException], None] | None = None) -> None:
+                 on_error: Callable[[BaseException], None] | None = None,
+                 recorders: Sequence[Callable[[Any], None]] = ()) -> None:
         self._model = model
         self._embedding_inputs = embedding_inputs
         self._on_error = on_error
+        self._recorders = tuple(recorders)
         self._names: list[tuple[str, str]] = []
         self._had_own_train_step = False
         self._own_train_step: Any = None
@@ -56,6 +61,8 @@ class BatchProbe:
 
         def train_step(data):
             self._record(data)
+            for record in self._recorders:
+                record(data)
             return original(data)
 
         model.train_step = train_step

@@ -1,0 +1,126 @@
+"""Overhead: plain fit() against Keras' TensorBoard(histogram_freq=1), SCRAM, and both.
+
+Side by side in one process, interleaved (each repeat runs every configuration, in a
+rotated order), on a small CNN and on an MLP. Each fit builds a fresh model, so graph
+tracing is part of the total; "steady" time excludes the first epoch (tracing, warm-up).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+
+import keras
+import numpy as np
+
+from bench import data, models
+from tensorboard_plugin_scram import ScramCallback
+
+CONFIGS: dict[str, Callable[[str], list[keras.callbacks.Callback]]] = {
+    "plain": lambda log_dir: [],
+    "tensorboard_hist": lambda log_dir: [keras.callbacks.TensorBoard(log_dir, histogram_freq=1)],
+    "scram": lambda log_dir: [ScramCallback(log_dir)],
+    "both": lambda log_dir: [keras.callbacks.TensorBoard(log_dir, histogram_freq=1), ScramCallback(log_dir)],
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """A model and data to time; `samples // batch_size` steps per epoch."""
+
+    name: str
+    description: str
+    model: Callable[[], keras.Model]
+    x: np.ndarray
+    y: np.ndarray
+    batch_size: int = 32
+
+
+def workloads(quick: bool) -> list[Workload]:
+    """The small CNN on 32x32x3 images and an MLP (where per-batch Python cost shows most)."""
+    images = 512 if quick else 2048
+    rows = 2048 if quick else 8192
+    x_img, y_img = data.images(images)
+    x_tab, y_tab = data.tabular(rows, 64, 10)
+    return [
+        Workload("cnn", f"CNN (2 conv + 2 dense) on {images} generated 32x32x3 images, batch 32",
+                 lambda: models.compiled(models.cnn()), x_img, y_img),
+        Workload("mlp", f"MLP 64-128-128-10 on {rows} generated rows, batch 32",
+                 lambda: models.compiled(models.mlp(64, (128, 128), 10)), x_tab, y_tab),
+    ]
+
+
+class _EpochClock(keras.callbacks.Callback):
+    """Wall-clock time at each epoch's end (put it last, so others' epoch work counts)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ends: list[float] = []
+
+    def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
+        self.ends.append(time.perf_counter())
+
+
+def time_fit(workload: Workload, config: str, epochs: int) -> tuple[float, float]:
+    """One fit: (total seconds, seconds after the first epoch)."""
+    log_dir = tempfile.mkdtemp(prefix="scram-overhead-")
+    try:
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(0)
+        model = workload.model()
+        clock = _EpochClock()
+        started = time.perf_counter()
+        model.fit(workload.x, workload.y, batch_size=workload.batch_size, epochs=epochs, verbose=0,
+                  callbacks=[*CONFIGS[config](log_dir), clock])
+        total = time.perf_counter() - started
+        return total, clock.ends[-1] - clock.ends[0]
+    finally:
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def measure(workload: Workload, repeats: int, epochs: int) -> dict[str, dict[str, list[float]]]:
+    """Every configuration `repeats` times, interleaved in rotated order."""
+    names = list(CONFIGS)
+    times: dict[str, dict[str, list[float]]] = {n: {"total": [], "steady": []} for n in names}
+    time_fit(workload, "plain", 1)  # warm-up: imports, thread pools, first tracing
+    for repeat in range(repeats):
+        for name in names[repeat % len(names):] + names[: repeat % len(names)]:
+            total, steady = time_fit(workload, name, epochs)
+            times[name]["total"].append(total)
+            times[name]["steady"].append(steady)
+    return times
+
+
+def summarize(times: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+    """Medians and ratios against plain fit() for each configuration."""
+    medians = {n: {k: statistics.median(v) for k, v in t.items()} for n, t in times.items()}
+    plain = medians["plain"]
+    return {
+        name: {
+            "median_total_s": m["total"],
+            "median_steady_s": m["steady"],
+            "ratio_total": m["total"] / plain["total"],
+            "ratio_steady": m["steady"] / plain["steady"],
+        }
+        for name, m in medians.items()
+    }
+
+
+def run(quick: bool = False, progress: Callable[[str], None] = print) -> dict:
+    """The whole overhead benchmark as a JSON-ready dict."""
+    repeats, epochs = (3, 2) if quick else (7, 4)
+    started = time.perf_counter()
+    results = []
+    for workload in workloads(quick):
+        times = measure(workload, repeats, epochs)
+        steps = epochs * int(np.ceil(len(workload.x) / workload.batch_size))
+        results.append({"workload": workload.name, "description": workload.description, "steps_per_fit": steps,
+                        "configs": summarize(times), "raw": times})
+        progress(f"overhead {workload.name}: " + ", ".join(
+            f"{n} x{c['ratio_steady']:.3f}" for n, c in results[-1]["configs"].items()))
+    return {"repeats": repeats, "epochs": epochs, "workloads": results,
+            "seconds": time.perf_counter() - started}

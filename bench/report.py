@@ -1,0 +1,143 @@
+"""Renders the benchmark results (the JSON dict) as Markdown tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bench.detectors import DETECTORS
+
+DETECTOR_NAMES = {"scram": "SCRAM", "paper_rules": "Paper rules (Table 1)", "nan_only": "NaN-only (TerminateOnNaN)"}
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A Markdown table ("|" in cells escaped)."""
+    def cell(value: object) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def machine_section(machine: dict) -> str:
+    """One paragraph: cores, CPU, memory, OS, date, versions, commit."""
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+    return (f"Machine: {machine['cores']} cores, {machine['cpu']}, {machine['memory_gib']} GiB RAM, "
+            f"{machine['os']}. Date: {machine['date']}. Python {machine['python']}; {versions}. "
+            f"Commit {machine['commit']} (plus uncommitted work, if any).")
+
+
+def _outcome_cell(scenario: dict, detector: str) -> str:
+    result = scenario["detectors"][detector]
+    off = result["off_target"]
+    if scenario["kind"] == "healthy":
+        return "quiet" if not off else "⚠ " + ", ".join(off)
+    if result["detected"]:
+        first = result["first"]
+        unit = "ep" if scenario["unit"] == "epoch" else "step"
+        delay = "" if result["delay"] is None else f" ({result['delay']:+d} {unit})"
+        text = f"✔ {first['check']}{delay}"
+    else:
+        text = "✘"
+    also = result["tolerated_raised"]
+    return text + (f"; also: {', '.join(also)}" if also else "") + (f"; off-target: {', '.join(off)}" if off else "")
+
+
+def zoo_section(zoo: dict) -> str:
+    """Overall scores, targets, per-scenario outcomes, check coverage and the scenario list."""
+    parts = ["## Fault zoo: detection quality", "",
+             f"{len(zoo['scenarios'])} scenarios, each trained once with the three detectors on the same fit() "
+             f"({zoo['seconds']:.0f} s). Recall: faulty scenarios where an expected check was raised as a "
+             "warning or error. Off-target: warnings/errors that are neither expected nor a tolerated "
+             "consequence (on healthy scenarios: any). Delay: steps (epochs for epoch-kind faults) from the "
+             "fault's onset to the first correct alarm; negative = before the symptom. 'also': tolerated "
+             "consequences that were raised too.", ""]
+    parts += [table(
+        ["detector", "recall", "healthy with false alarms", "faulty with off-target alarms",
+         "median delay (steps)", "median delay (epochs)"],
+        [[DETECTOR_NAMES[s["detector"]], f"{s['detected']}/{s['faulty']} = {s['recall']:.2f}",
+          f"{len(s['healthy_with_alarms'])}/{s['healthy']}", f"{len(s['faulty_with_off_target'])}/{s['faulty']}",
+          _num(s["median_delay_steps"], 1), _num(s["median_delay_epochs"], 1)] for s in zoo["summary"]],
+    ), "", "### Targets (issue 5)", ""]
+    names = [t["name"] for t in zoo["targets"]["scram"]]
+    parts += [table(["target", *(DETECTOR_NAMES[d] for d in DETECTORS)], [
+        [name, *(_target_cell(zoo["targets"][d][i]) for d in DETECTORS)] for i, name in enumerate(names)
+    ]), "", "### Per scenario", ""]
+    parts += [table(["scenario", "kind", "onset", *(DETECTOR_NAMES[d] for d in DETECTORS)], [
+        [s["name"], s["kind"], "–" if s["onset"] is None else f"{s['unit']} {s['onset']}",
+         *(_outcome_cell(s, d) for d in DETECTORS)] for s in zoo["scenarios"]
+    ]), "", "### Check coverage (SCRAM)", ""]
+    parts += [table(["check", "implemented", "expected in", "SCRAM raised it there", "SCRAM raised it anywhere"], [
+        [c["check"], "yes" if c["implemented"] else "no", ", ".join(c["scenarios"]) or "–",
+         f"{len(c['raised_in'])}/{len(c['scenarios'])}", ", ".join(c["raised_anywhere"]) or "–"]
+        for c in zoo["coverage"]
+    ]), "", "### Scenarios", ""]
+    parts += [table(["scenario", "group", "what it is", "expected (any counts)", "tolerated", "s"], [
+        [s["name"], s["group"], s["description"], ", ".join(s["expected"]) or "(healthy)",
+         ", ".join(s["tolerated"]) or "–", f"{s['seconds']:.1f}"] for s in zoo["scenarios"]
+    ])]
+    notes = [f"- {s['name']}: " + "; ".join(filter(None, [s["error"], *s["notes"]]))
+             for s in zoo["scenarios"] if s["error"] or s["notes"]]
+    if notes:
+        parts += ["", "Notes:", "", *notes]
+    return "\n".join(parts)
+
+
+def _target_cell(target: dict) -> str:
+    return ("✔ " if target["met"] else "✘ ") + target["detail"]
+
+
+def overhead_section(overhead: dict) -> str:
+    """Per workload: median times and ratios against plain fit()."""
+    parts = ["## Overhead", "",
+             f"Median of {overhead['repeats']} interleaved repeats of {overhead['epochs']}-epoch fits, each on a "
+             "fresh model (so graph tracing counts in the total); 'steady' leaves out the first epoch. "
+             f"Ratios are against plain fit() in the same process ({overhead['seconds']:.0f} s in all)."]
+    for w in overhead["workloads"]:
+        parts += ["", f"### {w['workload']}: {w['description']}, {w['steps_per_fit']} steps per fit", ""]
+        parts += [table(["configuration", "median total (s)", "ratio total", "median steady (s)", "ratio steady"], [
+            [name, f"{c['median_total_s']:.2f}", f"{c['ratio_total']:.3f}", f"{c['median_steady_s']:.2f}",
+             f"{c['ratio_steady']:.3f}"] for name, c in w["configs"].items()
+        ])]
+    return "\n".join(parts)
+
+
+def scale_section(scale: dict) -> str:
+    """Load times and route timings per TensorBoard loader."""
+    loaders = scale["loaders"]
+    parts = ["## Plugin scale", "",
+             f"{scale['runs']} runs x {scale['per_run']} diagnostics plus one run with {scale['big']:,} (written in "
+             f"{scale['write_s']:.1f} s), served by a real `tensorboard` process. Route times: median (worst) of "
+             f"{scale['repeats']} requests after loading; target < {scale['target_ms']:.0f} ms.", ""]
+    parts += [table(["loader", "load (s)"], [[lo["flags"], f"{lo['load_s']:.1f}"] for lo in loaders]), ""]
+    labels = list(loaders[0]["routes"])
+    parts += [table(["route", *(f"{lo['flags']} ms" for lo in loaders), "response bytes", "under target"], [
+        [label, *(_route_cell(lo["routes"][label]) for lo in loaders), f"{loaders[0]['routes'][label]['bytes']:,}",
+         "✔" if all(lo["routes"][label]["median_ms"] < scale["target_ms"] for lo in loaders) else "✘"]
+        for label in labels
+    ])]
+    return "\n".join(parts)
+
+
+def _route_cell(route: dict) -> str:
+    return f"{route['median_ms']:.0f} ({route['max_ms']:.0f})"
+
+
+def render(results: dict) -> str:
+    """The whole results.md."""
+    parts = ["# SCRAM benchmarks", "", "Written by `make bench` (`python -m bench`); parts: `python -m bench zoo`, "
+             "`python -m bench overhead`, `python -m bench scale`, add `--quick` for a short run. Raw numbers: "
+             "`bench/results.json`.", "", machine_section(results["machine"])]
+    if "total_s" in results:
+        parts += ["", f"Total runtime of the last full run: {results['total_s']:.0f} s."]
+    sections = (("zoo", zoo_section), ("overhead", overhead_section), ("scale", scale_section))
+    for key, render_section in sections:
+        if key in results:
+            parts += ["", render_section(results[key])]
+            if results.get("quick", {}).get(key):
+                parts += ["", "_Quick mode: fewer scenarios, repeats or diagnostics than the full run._"]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,17 @@
+"""Check ids that describe true consequences of a fault, shared by several scenarios.
+
+A scenario lists them as `tolerated`: they neither count as the correct diagnosis nor
+as an off-target false alarm.
+"""
+
+from __future__ import annotations
+
+# Once the loss (and so the weights) are NaN, the model predicts one value and stops learning.
+AFTER_NAN = ("nan_loss", "loss_diverging", "exploding_gradients", "update_ratio_unusual", "weights_not_updating",
+             "constant_predictions", "accuracy_at_chance", "loss_not_decreasing", "dead_relu")
+
+# A model that cannot learn: flat loss, chance accuracy, one prediction for everything.
+STALLED = ("loss_not_decreasing", "accuracy_at_chance", "constant_predictions", "update_ratio_unusual")
+
+# Gradients that do not reach the early layers, so their weights barely move.
+NO_SIGNAL = ("vanishing_gradients", "weights_not_updating")

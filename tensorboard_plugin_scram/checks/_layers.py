@@ -1,0 +1,79 @@
+"""Helpers shared by the checks of the model's internals (`BatchObservation.model`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from tensorboard_plugin_scram.history import History
+from tensorboard_plugin_scram.observations import BatchObservation, LayerStats, ModelStats
+
+
+class Streaks:
+    """How many measured samples in a row a condition held, per key (e.g. per layer)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def update(self, hits: Iterable[str]) -> dict[str, int]:
+        """Counts one more sample for each key in `hits`; every other key starts over."""
+        hits = set(hits)
+        self._counts = {key: self._counts.get(key, 0) + 1 for key in hits}
+        return dict(self._counts)
+
+
+# A loss this many times its first value has blown up already (`loss_diverging` says so).
+BLOWN_UP = 1e6
+
+
+def measured(obs: BatchObservation, history: History) -> ModelStats | None:
+    """The model's statistics worth judging, or None: not measured, or the run already broke.
+
+    Once the loss or the weights are NaN or infinite, or the loss is `BLOWN_UP` times its
+    first value, dead units, constant predictions, huge gradients and odd updates are
+    consequences of that failure, which `nan_loss` and `loss_diverging` report; judging
+    them would bury the cause under its symptoms.
+    """
+    model = obs.model
+    if model is None or any(layer.nonfinite_weights for layer in model.layers):
+        return None
+    first = history.first_loss
+    for _, loss in history.losses:
+        if not math.isfinite(loss) or (first is not None and first > 0 and loss >= BLOWN_UP * first):
+            return None
+    return model
+
+
+def with_gradients(layers: Sequence[LayerStats]) -> list[LayerStats]:
+    """The layers with trainable weights whose gradient was measured, in forward order."""
+    return [layer for layer in layers if layer.weight_norm is not None and layer.grad_norm is not None]
+
+
+def update_ratio(layer: LayerStats) -> float | None:
+    """`|update| / |weights|` per training step, or None when not measured or undefined."""
+    if layer.update_norm is None or not layer.update_steps or not layer.weight_norm:
+        return None
+    return layer.update_norm / layer.update_steps / layer.weight_norm
+
+
+def names(layers: Iterable[LayerStats]) -> str:
+    """`'dense'`, `'dense' and 'dense_1'`, `'a', 'b' and 'c'`."""
+    quoted = [f"'{layer.name}'" for layer in layers]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def layer_line(layer: LayerStats, **arguments: str) -> str:
+    """A line re-creating the layer with changed arguments, e.g. `keras.layers.Dense(..., activation="elu")`."""
+    changed = ", ".join(f'{key}="{value}"' for key, value in arguments.items())
+    return f"keras.layers.{layer.kind}(..., {changed})  # was layer '{layer.name}'"
+
+
+def nice_number(value: float) -> float:
+    """`value` rounded to 1, 2 or 5 times a power of ten (for suggested learning rates)."""
+    if value <= 0 or not math.isfinite(value):
+        return value
+    power = 10.0 ** math.floor(math.log10(value))
+    step = min((1, 2, 5, 10), key=lambda s: abs(math.log(value / power / s)))
+    return float(f"{step * power:.3g}")

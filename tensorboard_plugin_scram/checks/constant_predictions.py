@@ -1,0 +1,132 @@
+"""constant_predictions: the model predicts (nearly) the same class or value for every sample."""
+
+from __future__ import annotations
+
+from tensorboard_plugin_scram.checks._layers import Streaks, measured
+from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.diagnostic import Confidence, Severity
+from tensorboard_plugin_scram.history import History
+from tensorboard_plugin_scram.observations import BatchObservation, PredictionStats, TensorStats
+
+_CLASS_SNIPPET = """\
+import numpy as np
+print(np.unique(y_train, return_counts=True))       # are all classes there?
+print(np.unique(model.predict(x_train[:500]).argmax(-1), return_counts=True))"""
+
+_ONE_LABEL_SNIPPET = """\
+import numpy as np
+print(np.unique(y_train, return_counts=True))  # expect every class, not one"""
+
+_REGRESSION_SNIPPET = """\
+y_mean, y_std = y_train.mean(), y_train.std()
+model.fit(x_train, (y_train - y_mean) / y_std, ...)   # predict y * y_std + y_mean"""
+
+
+class ConstantPredictions(Check):
+    """## What it does
+    On sampled training steps, looks at the model's predictions for the batch and
+    reports when it predicts the same class for (nearly) every sample, or, for
+    regression, values that hardly vary compared with the targets.
+
+    ## Why is this bad?
+    A model that always answers the same has collapsed to the majority class or to the
+    mean target: its accuracy may look acceptable on imbalanced data, but it has learnt
+    nothing about the inputs. Usual causes: labels that are all (or almost all) one
+    class, a learning rate too high or too low, dead ReLU layers, or a bug that
+    disconnects the inputs.
+
+    ## Example
+    ```python
+    y_train = np.zeros(len(x_train))      # a bug while loading the labels
+    model.fit(x_train, y_train)
+    ```
+
+    ## Fix
+    Check the labels (`np.unique(y_train, return_counts=True)`), balance the classes
+    (`class_weight=`), and check the learning rate and the layers' activations.
+
+    ## Rule
+    After a warm-up of `warmup_steps` steps (a freshly initialised classifier often
+    predicts one class for everything: SCRAM's healthy CNN did at step 5), fires when
+    on `patience` sampled steps in a row, on batches of at least `min_batch` samples,
+    - classification: the most common predicted class covers at least `majority_share`
+      (0.95) of the batch. Healthy runs on 10 balanced digit classes stayed at 0.16-0.34;
+      labels all one class or dead ReLU layers gave 1.0;
+    - regression: the predictions' standard deviation across the batch is at most
+      `std_ratio` (0.01) times the targets'.
+    Confidence is high when exactly one class is predicted.
+    """
+
+    id = "constant_predictions"
+    title = "Constant predictions"
+    severity = Severity.WARNING
+    confidence = Confidence.MEDIUM
+    thresholds = {"majority_share": 0.95, "std_ratio": 0.01, "warmup_steps": 20, "patience": 2, "min_batch": 16}
+
+    def __init__(self, **thresholds: float) -> None:
+        super().__init__(**thresholds)
+        self._streaks = Streaks()
+
+    def on_batch(self, obs: BatchObservation, history: History) -> Findings:
+        model = measured(obs, history)
+        predictions = model.predictions if model is not None else None
+        if predictions is None or obs.step < self.threshold("warmup_steps"):
+            return None
+        if predictions.count < self.threshold("min_batch"):
+            return None
+        target = next((t for t in history.last_tensors if t.role == "target"), None)
+        constant = self._constant(predictions, target)
+        if constant is None:
+            return None
+        streak = self._streaks.update([""] if constant else []).get("", 0)
+        if not constant or streak < self.threshold("patience"):
+            return []
+        if predictions.majority_share is not None:
+            return [self._class_finding(predictions, target, obs)]
+        return [self._regression_finding(predictions, target, obs)]
+
+    def _constant(self, predictions: PredictionStats, target: TensorStats | None) -> bool | None:
+        if predictions.majority_share is not None:
+            return predictions.majority_share >= self.threshold("majority_share")
+        if target is None or target.feature_std <= 0:
+            return None  # constant targets: a constant prediction is right
+        return predictions.std <= self.threshold("std_ratio") * target.feature_std
+
+    def _class_finding(self, predictions: PredictionStats, target: TensorStats | None,
+                       obs: BatchObservation) -> Finding:
+        share = predictions.majority_share
+        one_label = target is not None and target.std == 0
+        if one_label:
+            cause = (f"The labels of the batch are all the same too ({target.min:g}): the training data likely "
+                     "holds a single class, e.g. labels filtered or loaded wrongly.")
+        else:
+            cause = ("Likely causes: most labels belong to one class, a learning rate too high or too low, "
+                     "dead ReLU layers, or inputs that do not reach the output.")
+        return Finding(
+            title=self.title,
+            explanation=(f"At step {obs.step}, the model predicted the same class for {share:.0%} of the "
+                         f"{predictions.count} samples of the batch ({predictions.predicted_classes} distinct "
+                         f"class(es) predicted), on {int(self.threshold('patience'))} sampled steps in a row. It "
+                         f"has likely collapsed to one answer and ignores its input. {cause}"),
+            suggestion=("Check that every class is present in the labels; balance the classes with "
+                        "`class_weight=`; check the learning rate and the hidden layers (dead ReLU)."),
+            snippet=_ONE_LABEL_SNIPPET if one_label else _CLASS_SNIPPET,
+            evidence={"majority_share": share, "predicted_classes": predictions.predicted_classes,
+                      "batch": predictions.count, "majority_share_limit": self.threshold("majority_share")},
+            confidence=Confidence.HIGH if predictions.predicted_classes == 1 else Confidence.MEDIUM,
+        )
+
+    def _regression_finding(self, predictions: PredictionStats, target: TensorStats,
+                            obs: BatchObservation) -> Finding:
+        return Finding(
+            title=self.title,
+            explanation=(f"At step {obs.step}, the predictions' standard deviation across the batch is "
+                         f"{predictions.std:.3g}, against {target.feature_std:.3g} for the targets, on "
+                         f"{int(self.threshold('patience'))} sampled steps in a row: the model likely predicts "
+                         "about the same value (the mean target) for every sample and ignores its input."),
+            suggestion=("Standardise the targets, check the learning rate, and check that the hidden layers are "
+                        "alive (dead ReLU) and the inputs reach the output."),
+            snippet=_REGRESSION_SNIPPET,
+            evidence={"prediction_std": predictions.std, "target_std": target.feature_std,
+                      "std_ratio": self.threshold("std_ratio")},
+        )

@@ -1,0 +1,82 @@
+"""learning_rate_unusual: a learning rate far outside the optimizer's usual range."""
+
+from __future__ import annotations
+
+from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
+from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.diagnostic import Confidence, Severity
+from tensorboard_plugin_scram.history import History
+from tensorboard_plugin_scram.observations import EpochObservation, RunInfo
+
+
+class LearningRateUnusual(Check):
+    """## What it does
+    Before training, and at each epoch's end for schedules, compares the optimizer's
+    learning rate with the range that usually works for that optimizer.
+
+    ## Why is this bad?
+    Far too high, and the loss blows up to NaN (the paper's learning rate of 1e10); far
+    too low, and training crawls so slowly that it looks stuck.
+
+    ## Example
+    ```python
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=10.0), ...)
+    ```
+
+    ## Fix
+    ```python
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), ...)
+    ```
+
+    ## Rule
+    Fires when the learning rate is more than `factor` times above the top of the usual
+    range, or `factor` times below its bottom. Usual ranges: Adam, AdamW, Nadam, RMSprop
+    [1e-5, 1e-2]; SGD [1e-4, 1]; Adagrad [1e-4, 0.1]; Lion [1e-6, 1e-3]. The default
+    `factor` of 1 flags anything outside the range; optimizers it does not know are
+    skipped.
+    """
+
+    id = "learning_rate_unusual"
+    title = "Unusual learning rate"
+    severity = Severity.WARNING
+    confidence = Confidence.MEDIUM
+    thresholds = {"factor": 1.0}
+
+    def on_train_begin(self, run: RunInfo) -> Findings:
+        return self._judge(run, run.learning_rate)
+
+    def __init__(self, **thresholds: float) -> None:
+        super().__init__(**thresholds)
+        self._reported = False
+
+    def on_epoch(self, obs: EpochObservation, history: History) -> Findings:
+        # Keras logs the current rate as "learning_rate" when a schedule changes it; a
+        # schedule that keeps crossing the range is reported once, not at every crossing.
+        if "learning_rate" not in obs.logs or self._reported:
+            return None
+        return self._judge(history.run, obs.logs["learning_rate"])
+
+    def _judge(self, run: RunInfo, lr: float | None) -> Findings:
+        usual = learning_rate_range(run.optimizer)
+        if usual is None or lr is None:
+            return None
+        low, high, suggested = usual
+        factor = self.threshold("factor")
+        if low / factor <= lr <= high * factor:
+            return []
+        self._reported = True
+        direction = "above" if lr > high else "below"
+        effect = ("could make the loss blow up to NaN" if lr > high
+                  else "could make training so slow that it looks stuck")
+        far = lr > 100 * high or lr < low / 100
+        return [Finding(
+            title=f"Learning rate far {direction} the usual range" if far else self.title,
+            explanation=(f"The learning rate {lr:g} is {direction} {run.optimizer}'s usual range "
+                         f"[{low:g}, {high:g}]; this {effect}."),
+            suggestion=f"Start from {suggested:g}, the usual default for {run.optimizer}, and tune from there.",
+            snippet=optimizer_snippet(run.optimizer, suggested),
+            evidence={"learning_rate": lr, "optimizer": run.optimizer, "usual_range": [low, high],
+                      "factor": factor},
+            confidence=Confidence.HIGH if far else Confidence.MEDIUM,
+            location=run.compile_location,
+        )]

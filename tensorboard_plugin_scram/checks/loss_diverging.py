@@ -1,0 +1,90 @@
+"""loss_diverging: the loss grows by orders of magnitude without being NaN yet."""
+
+from __future__ import annotations
+
+import math
+
+from tensorboard_plugin_scram.checks import _losses
+from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
+from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.diagnostic import Confidence, Severity
+from tensorboard_plugin_scram.history import History
+from tensorboard_plugin_scram.observations import BatchObservation
+
+
+class LossDiverging(Check):
+    """## What it does
+    Compares each batch's loss with where it started: the first batch's loss, or, for a
+    cross-entropy over k classes, ln k (the loss of a model that guesses uniformly).
+
+    ## Why is this bad?
+    A loss that grows far above its starting value means the updates overshoot: training
+    is moving away from any solution, and NaN usually follows. Catching it before NaN
+    saves the run.
+
+    ## Example
+    ```python
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=10.0), ...)
+    ```
+
+    ## Fix
+    ```python
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-3), ...)
+    ```
+    or clip gradients with `clipnorm=1.0`.
+
+    ## Rule
+    Reference = max(first finite batch loss, ln k for a k-class cross-entropy). Fires
+    (warning) when Keras' running loss stays at least `factor` times the reference for
+    `patience` sampled batches in a row, and as an error when it reaches `error_factor`
+    times. Healthy training hardly ever goes above its starting loss for long; a factor
+    of 10 leaves room for noisy first steps.
+    """
+
+    id = "loss_diverging"
+    title = "Loss is diverging"
+    severity = Severity.WARNING
+    confidence = Confidence.HIGH
+    thresholds = {"factor": 10.0, "error_factor": 1000.0, "patience": 3}
+
+    def __init__(self, **thresholds: float) -> None:
+        super().__init__(**thresholds)
+        self._streak = 0
+
+    def on_batch(self, obs: BatchObservation, history: History) -> Findings:
+        loss = obs.logs.get("loss")
+        if loss is None or not math.isfinite(loss) or history.first_loss is None:
+            return None
+        reference = max(abs(history.first_loss), _chance_loss(history) or 0.0, 1e-12)
+        ratio = loss / reference
+        self._streak = self._streak + 1 if ratio >= self.threshold("factor") else 0
+        if self._streak < self.threshold("patience") and ratio < self.threshold("error_factor"):
+            return []
+        return [self._finding(loss, reference, ratio, obs.step, history)]
+
+    def _finding(self, loss: float, reference: float, ratio: float, step: int, history: History) -> Finding:
+        run = history.run
+        usual = learning_rate_range(run.optimizer)
+        suggested = usual[2] if usual else 1e-3
+        error = ratio >= self.threshold("error_factor")
+        explanation = (f"At step {step} the loss is {loss:.3g}, {ratio:.3g} times its starting value "
+                       f"{reference:.3g}. The updates are likely overshooting; the loss could soon become NaN.")
+        if run.learning_rate is not None:
+            explanation += f" The learning rate is {run.learning_rate:g} ({run.optimizer})."
+        return Finding(
+            title=self.title,
+            explanation=explanation,
+            suggestion=f"Lower the learning rate (try {suggested:g}) or clip the gradients (clipnorm=1.0).",
+            snippet=optimizer_snippet(run.optimizer, suggested),
+            evidence={"loss": loss, "reference": reference, "ratio": ratio, "factor": self.threshold("factor"),
+                      "learning_rate": run.learning_rate},
+            severity=Severity.ERROR if error else Severity.WARNING,
+            location=run.compile_location,
+        )
+
+
+def _chance_loss(history: History) -> float | None:
+    classes = _losses.class_count(history.run)
+    if classes is None or history.run.losses[0].name in _losses.BINARY:
+        return math.log(2) if classes == 2 else None
+    return math.log(classes)

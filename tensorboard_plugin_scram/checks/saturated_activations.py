@@ -1,0 +1,95 @@
+"""saturated_activations: sigmoid or tanh outputs pinned near their limits."""
+
+from __future__ import annotations
+
+from tensorboard_plugin_scram.checks._layers import Streaks, layer_line, measured
+from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.diagnostic import Confidence, Severity
+from tensorboard_plugin_scram.history import History
+from tensorboard_plugin_scram.observations import BatchObservation, LayerStats
+
+
+class SaturatedActivations(Check):
+    """## What it does
+    On sampled training steps, measures for each hidden sigmoid or tanh layer the share
+    of its outputs pinned near the activation's limits (sigmoid below 0.01 or above
+    0.99, tanh beyond +-0.98, where the derivative is below about 4% of its peak), and
+    reports layers where most outputs are.
+
+    ## Why is this bad?
+    A saturated unit passes almost no gradient: the layer and every layer before it
+    learn very slowly or not at all. Usual causes are unnormalised inputs, weights
+    initialised too large, or a learning rate that grew the weights.
+
+    ## Example
+    ```python
+    keras.layers.Dense(64, activation="sigmoid",
+                       kernel_initializer=keras.initializers.RandomNormal(stddev=3.0))
+    model.fit(x_raw, y)          # features in the tens or hundreds
+    ```
+
+    ## Fix
+    Normalise the inputs, keep the default (Glorot) initialisation, and prefer ReLU-like
+    activations in hidden layers, or add `keras.layers.BatchNormalization()` before the
+    sigmoid/tanh.
+
+    ## Rule
+    Fires for a hidden sigmoid/tanh layer when at least `saturated_share` of its outputs
+    were pinned on `patience` sampled steps in a row. Output layers are not measured: a
+    confident classifier's sigmoid output is near 0 or 1 by design. 0.5 is the share
+    SageMaker Debugger and DeepDiagnosis use. In SCRAM's runs a healthy sigmoid stack
+    on scaled digits had 0% pinned outputs, while sigmoid layers with weights of
+    standard deviation 3 on inputs scaled to [0, 10] had 79-97%. Confidence is high from
+    `high_share` on.
+    """
+
+    id = "saturated_activations"
+    title = "Saturated activations"
+    severity = Severity.WARNING
+    confidence = Confidence.MEDIUM
+    thresholds = {"saturated_share": 0.5, "high_share": 0.8, "patience": 2}
+
+    def __init__(self, **thresholds: float) -> None:
+        super().__init__(**thresholds)
+        self._streaks = Streaks()
+
+    def on_batch(self, obs: BatchObservation, history: History) -> Findings:
+        model = measured(obs, history)
+        if model is None:
+            return None
+        limit = self.threshold("saturated_share")
+        pinned = [layer for layer in model.layers
+                  if layer.saturated_fraction is not None and layer.saturated_fraction >= limit]
+        streaks = self._streaks.update(layer.name for layer in pinned)
+        patience = self.threshold("patience")
+        return [self._finding(layer, obs, history) for layer in pinned if streaks[layer.name] >= patience]
+
+    def _finding(self, layer: LayerStats, obs: BatchObservation, history: History) -> Finding:
+        share = layer.saturated_fraction
+        limits = "below 0.01 or above 0.99" if layer.activation != "tanh" else "beyond -0.98 or +0.98"
+        raw_inputs = [t.name for t in history.last_tensors if t.role == "input" and max(abs(t.min), abs(t.max)) > 5]
+        cause = (f" The input {', '.join(repr(n) for n in raw_inputs)} reaches values beyond +-5, "
+                 "which likely drives the saturation." if raw_inputs else "")
+        return Finding(
+            title=f"Saturated {layer.activation} activations in layer '{layer.name}'",
+            explanation=(
+                f"{share:.0%} of the outputs of layer '{layer.name}' ({layer.kind}, {layer.activation}) were "
+                f"{limits} at step {obs.step}, on {int(self.threshold('patience'))} sampled steps in a row. "
+                "There the activation's slope is almost zero, so this layer and the layers before it "
+                f"likely learn very slowly.{cause}"
+            ),
+            suggestion=(
+                "Normalise the inputs, keep the default initialisation (or smaller weights), and use "
+                "relu-like activations in hidden layers, or put BatchNormalization before the "
+                f"{layer.activation}."
+            ),
+            snippet=(layer_line(layer, activation="relu", kernel_initializer="he_normal")
+                     + f"\n# or keep {layer.activation}, normalising what goes into it:\n"
+                     + f"keras.layers.{layer.kind}(..., activation=None),\n"
+                     + "keras.layers.BatchNormalization(),\n"
+                     + f'keras.layers.Activation("{layer.activation}"),'),
+            evidence={"layer": layer.name, "saturated_fraction": share,
+                      "saturated_share": self.threshold("saturated_share")},
+            confidence=Confidence.HIGH if share >= self.threshold("high_share") else Confidence.MEDIUM,
+            key=layer.name,
+        )

@@ -1,0 +1,117 @@
+"""update_ratio_unusual: each step changes the weights far more or far less than ~1e-3."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
+from tensorboard_plugin_scram.checks._layers import Streaks, measured, names, nice_number, update_ratio
+from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.diagnostic import Confidence, Severity
+from tensorboard_plugin_scram.history import History
+from tensorboard_plugin_scram.observations import BatchObservation, LayerStats, RunInfo
+
+_HEALTHY = 1e-3
+
+
+class UpdateRatioUnusual(Check):
+    """## What it does
+    Around sampled training steps, measures per layer the ratio of the size of one
+    step's update to the size of the weights, `|dW| / |W|`, and reports layers where it
+    is far from the ~1e-3 that Karpathy's "A Recipe for Training Neural Networks" and
+    CS231n give as healthy.
+
+    ## Why is this bad?
+    Far above (>= 0.1) each step rewrites a tenth of the weights: training is unstable
+    and units die or saturate; the learning rate is likely too high. Far below, the
+    weights barely move and training crawls; the learning rate is likely too low (or
+    the gradients vanish).
+
+    ## Example
+    ```python
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-5), loss=...)
+    ```
+
+    ## Fix
+    Change the learning rate by about the factor the ratio is off from 1e-3.
+
+    ## Rule
+    A warning when some layer's ratio is at least `high` (0.1, the upper end of
+    TheDeepChecker's healthy range [1e-4, 1e-1]) on a sampled step; one step of that size
+    is already harmful. Info when some layer's ratio is at most `low` (1e-5) on
+    `patience` sampled steps in a row: slow, not broken. A layer that did not change at
+    all is left to `weights_not_updating`. In SCRAM's runs, Adam at its default learning
+    rate gave ratios of 2e-4 to 6e-3 (healthy MLP, CNN, batch normalisation), Adam at 0.1
+    gave 0.13 on the first sampled step, SGD at 1e-5 gave 1e-6. Layers on the same side
+    are reported together (the learning rate is shared), with their median ratio.
+    """
+
+    id = "update_ratio_unusual"
+    title = "Unusual update-to-weight ratio"
+    severity = Severity.INFO
+    confidence = Confidence.MEDIUM
+    thresholds = {"high": 0.1, "low": 1e-5, "patience": 2}
+
+    def __init__(self, **thresholds: float) -> None:
+        super().__init__(**thresholds)
+        self._streaks = Streaks()
+
+    def on_batch(self, obs: BatchObservation, history: History) -> Findings:
+        model = measured(obs, history)
+        if model is None:
+            return None
+        ratios = {layer.name: (layer, update_ratio(layer)) for layer in model.layers}
+        ratios = {name: (layer, r) for name, (layer, r) in ratios.items() if r is not None and r > 0}
+        if not ratios:
+            return None
+        high = [(layer, r) for layer, r in ratios.values() if r >= self.threshold("high")]
+        low = [(layer, r) for layer, r in ratios.values() if r <= self.threshold("low")]
+        streaks = self._streaks.update([side for side, found in (("high", high), ("low", low)) if found])
+        findings = []
+        if high:
+            findings.append(self._finding("high", high, obs.step, history.run))
+        if low and streaks["low"] >= self.threshold("patience"):
+            findings.append(self._finding("low", low, obs.step, history.run))
+        return findings
+
+    def _finding(self, side: str, found: list[tuple[LayerStats, float]], step: int, run: RunInfo) -> Finding:
+        median = statistics.median(r for _, r in found)
+        layers = [layer for layer, _ in found]
+        lr = run.learning_rate
+        suggested = _suggested(run, median)
+        if side == "high":
+            meaning = ("each step rewrites a large part of the weights, so training is likely unstable "
+                       "(units die or saturate, the loss jumps); the learning rate is likely too high")
+        else:
+            meaning = ("the weights barely move, so training is likely very slow; the learning rate may be too "
+                       "low, or the gradients reaching these layers vanish")
+        listed = names(layers[:4]) + (f" and {len(layers) - 4} more" if len(layers) > 4 else "")
+        lr_text = f" (learning rate {lr:g})" if lr is not None else ""
+        return Finding(
+            title=f"Weight updates too {'large' if side == 'high' else 'small'}",
+            explanation=(f"At step {step}, one training step changed the weights of {listed} by "
+                         f"{median:.2g} of their size (median), against about {_HEALTHY:g} in healthy training"
+                         f"{lr_text}: {meaning}."),
+            suggestion=(f"Change the learning rate by about the factor the ratio is off (try {suggested:g})."
+                        if suggested else "Change the learning rate by about the factor the ratio is off."),
+            snippet=optimizer_snippet(run.optimizer, suggested) if suggested else None,
+            evidence={"update_ratios": {layer.name: r for layer, r in found}, "median": median,
+                      side: self.threshold(side), "learning_rate": lr},
+            severity=Severity.WARNING if side == "high" else Severity.INFO,
+            confidence=Confidence.MEDIUM if side == "high" else Confidence.LOW,
+            key=side,
+            location=run.compile_location or run.fit_location,
+        )
+
+
+def _suggested(run: RunInfo, ratio: float) -> float | None:
+    """The learning rate that would bring the ratio near 1e-3, kept within the optimizer's usual range."""
+    lr = run.learning_rate
+    if lr is None or lr <= 0 or not math.isfinite(ratio) or ratio <= 0:
+        return None
+    target = lr * _HEALTHY / ratio
+    usual = learning_rate_range(run.optimizer)
+    if usual is not None:
+        target = min(max(target, usual[0]), usual[1])
+    return nice_number(target)

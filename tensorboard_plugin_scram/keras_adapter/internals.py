@@ -1,0 +1,339 @@
+"""In-graph statistics from inside the model, computed on sampled training steps only.
+
+`InternalsProbe.record` is called by `BatchProbe` inside the compiled train step. It adds
+one `tf.cond` on a boolean `tf.Variable`: while the flag is off (almost every step) the
+step pays for reading one boolean. When the callback switches the flag on, the next
+step runs one extra forward and backward pass before the real one and writes, per
+inspected layer, weight and gradient norms, the share of dead ReLU units, the share of
+saturated sigmoid/tanh outputs and NaN/Inf flags, plus statistics of the predictions,
+into small variables. The flag switches itself off again, so with
+`steps_per_execution > 1` only the first step of an execution is measured.
+
+The extra pass leaves training untouched: the model's non-trainable variables (batch
+normalisation statistics, dropout seeds) and its metrics' variables are restored after
+it, and no optimizer sees its gradients. A model whose layers' outputs cannot be
+collected (a subclassed model) still gets weight and gradient norms per layer; one that
+cannot be introspected at all gets `layers=()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tensorboard_plugin_scram.observations import LayerStats, ModelStats, PredictionStats
+
+# Columns of the per-layer variable; -1 marks "not measured".
+_LAYER_COLUMNS = ("weight_norm", "grad_norm", "dead_fraction", "saturated_fraction",
+                  "nonfinite_output", "nonfinite_weights")
+_PREDICTION_COLUMNS = ("count", "majority_share", "predicted_classes", "std")
+_NOT_MEASURED = -1.0
+# An output "pinned near a limit": within 1% of the activation's range from it, where
+# its derivative is below about 4% of its peak (sigmoid 0.01/0.99, tanh +-0.98).
+_SATURATION_MARGIN = {"sigmoid": 0.01, "hard_sigmoid": 0.01, "tanh": 0.02}
+_RELU_LIKE = ("relu", "relu6")
+_CLASSIFICATION_LOSSES = ("crossentropy", "hinge", "focal")
+
+
+@dataclasses.dataclass(frozen=True)
+class _LayerPlan:
+    """What to measure for one layer, decided once when the probe is installed."""
+
+    layer: Any
+    activation: str | None
+    is_output: bool
+    variables: tuple[Any, ...]
+
+
+class InternalsProbe:
+    """Per-layer and prediction statistics of a sampled training step.
+
+    Args:
+        model: The Keras model being trained (TensorFlow backend).
+        losses: The loss names (`RunInfo.losses`), to tell classification from
+            regression when summarising predictions.
+        on_error: Called with the exception if the statistics cannot be built.
+    """
+
+    def __init__(self, model: keras.Model, losses: Sequence[str] = (),
+                 on_error: Callable[[BaseException], None] | None = None) -> None:
+        self._model = model
+        self._classification = any(m in name.lower() for name in losses for m in _CLASSIFICATION_LOSSES)
+        self._on_error = on_error
+        self._plans: list[_LayerPlan] = []
+        self._extractor: keras.Model | None = None
+        self._flag: tf.Variable | None = None
+        self._done: tf.Variable | None = None
+        self._layer_rows: tf.Variable | None = None
+        self._predictions: tf.Variable | None = None
+        self._read_done = 0
+        self._active = False
+
+    @property
+    def layers(self) -> list[Any]:
+        """The inspected Keras layers, in forward order."""
+        return [plan.layer for plan in self._plans]
+
+    def install(self) -> None:
+        """Plans the layers to inspect and creates the probe's variables (outside any graph)."""
+        model = self._model
+        self._plans = _plan_layers(model)
+        self._extractor = _extractor(model, [p.layer for p in self._plans])
+        with model.distribute_strategy.scope():
+            self._flag = _variable("scram_internals_flag", tf.constant(False))
+            self._done = _variable("scram_internals_done", tf.constant(0, tf.int64))
+            self._layer_rows = _variable(
+                "scram_layer_stats", tf.fill([max(len(self._plans), 1), len(_LAYER_COLUMNS)], _NOT_MEASURED))
+            self._predictions = _variable("scram_prediction_stats", tf.fill([len(_PREDICTION_COLUMNS)], _NOT_MEASURED))
+        self._active = True
+
+    def request(self) -> None:
+        """Asks for the statistics of the next training step."""
+        if self._active:
+            self._flag.assign(True)
+
+    def read(self) -> ModelStats | None:
+        """The statistics of the step measured since the last read, or None if none was."""
+        if not self._active:
+            return None
+        done = int(self._done.numpy())
+        if done == self._read_done:
+            return None
+        self._read_done = done
+        rows = self._layer_rows.numpy()
+        layers = tuple(_layer_stats(plan, rows[i]) for i, plan in enumerate(self._plans))
+        return ModelStats(layers=layers, predictions=_prediction_stats(self._predictions.numpy()))
+
+    def record(self, data: Any) -> None:
+        """Adds the sampled measurement to the train step being traced (graph code)."""
+        if not self._active:
+            return
+        try:
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+
+            def measure() -> tf.Tensor:
+                self._measure(x, y, sample_weight)
+                return tf.constant(True)
+
+            tf.cond(self._flag, measure, lambda: tf.constant(False))
+        except Exception as error:  # never let the probe break the user's train step
+            self._active = False
+            if self._on_error is not None:
+                self._on_error(error)
+
+    # -- graph code ------------------------------------------------------------------
+
+    def _measure(self, x: Any, y: Any, sample_weight: Any) -> None:
+        model = self._model
+        restored = [*model.non_trainable_variables, *model.metrics_variables]
+        saved = [tf.identity(v.value) for v in restored]
+        variables = [v for plan in self._plans for v in plan.variables]
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch([v.value for v in variables])
+            y_pred, outputs = self._forward(x)
+            loss = _compute_loss(model, x, y, y_pred, sample_weight)
+        grads = tape.gradient(loss, [v.value for v in variables])
+        for variable, value in zip(restored, saved):
+            variable.assign(value)
+        rows, start = [], 0
+        for plan, output in zip(self._plans, outputs):
+            count = len(plan.variables)
+            rows.append(_layer_row(plan, output, grads[start:start + count]))
+            start += count
+        if rows:
+            self._layer_rows.assign(tf.stack(rows))
+        self._predictions.assign(self._prediction_row(y_pred))
+        self._flag.assign(False)
+        self._done.assign_add(1)
+
+    def _forward(self, x: Any) -> tuple[Any, list[tf.Tensor | None]]:
+        if self._extractor is not None:
+            out = self._extractor(x, training=True)
+            return out["pred"], list(out["layers"])
+        y_pred = self._model(x, training=True)
+        return y_pred, [None] * len(self._plans)
+
+    def _prediction_row(self, y_pred: Any) -> tf.Tensor:
+        pred = tf.cast(tf.nest.flatten(y_pred)[0], tf.float32)
+        width = pred.shape[-1] if pred.shape.rank and pred.shape.rank > 1 else 1
+        # Samples (and time steps or positions) in rows, one column per output unit.
+        pred = tf.reshape(pred, [-1, width])
+        count = tf.cast(tf.shape(pred)[0], tf.float32)
+        _, var = tf.nn.moments(pred, axes=[0])
+        std = tf.reduce_mean(tf.sqrt(var))
+        if not self._classification or width is None:
+            return tf.stack([count, _NOT_MEASURED, _NOT_MEASURED, std])
+        if width == 1:
+            threshold = 0.5 if self._output_activation() in ("sigmoid", "softmax") else 0.0
+            labels, classes = tf.cast(pred[:, 0] > threshold, tf.int32), 2
+        else:
+            labels, classes = tf.argmax(pred, axis=-1, output_type=tf.int32), width
+        counts = tf.reduce_sum(tf.one_hot(labels, classes), axis=0)
+        share = tf.reduce_max(counts) / tf.maximum(count, 1.0)
+        distinct = tf.cast(tf.math.count_nonzero(counts), tf.float32)
+        return tf.stack([count, share, distinct, std])
+
+    def _output_activation(self) -> str | None:
+        outputs = [plan for plan in self._plans if plan.is_output]
+        return outputs[0].activation if outputs else None
+
+
+# -- planning (eager, once) ----------------------------------------------------------
+
+
+def _plan_layers(model: keras.Model) -> list[_LayerPlan]:
+    layers = [layer for layer in getattr(model, "layers", []) if not isinstance(layer, keras.layers.InputLayer)]
+    output_ids = _output_ids(model)
+    plans = []
+    for index, layer in enumerate(layers):
+        activation = activation_name(layer)
+        variables = tuple(layer.trainable_variables)
+        if not variables and activation not in (*_RELU_LIKE, *_SATURATION_MARGIN):
+            continue
+        is_output = _is_output(layer, output_ids) if output_ids else index == len(layers) - 1
+        plans.append(_LayerPlan(layer, activation, is_output, variables))
+    return plans
+
+
+def activation_name(layer: Any) -> str | None:
+    """The name of a layer's activation (`"relu"`, `"sigmoid"`), or None for linear or none."""
+    if isinstance(layer, keras.layers.ReLU):
+        slope = float(getattr(layer, "negative_slope", 0.0) or 0.0)
+        return "relu" if slope == 0.0 else "leaky_relu"
+    if isinstance(layer, keras.layers.LeakyReLU):
+        return "leaky_relu"
+    function = getattr(layer, "activation", None)
+    name = getattr(function, "__name__", None) if callable(function) else function
+    if not isinstance(name, str) or name == "linear":
+        return None
+    return name
+
+
+def _output_ids(model: keras.Model) -> set[int]:
+    try:
+        return {id(t) for t in tf.nest.flatten(_functional(model).output)}
+    except Exception:
+        return set()
+
+
+def _is_output(layer: Any, output_ids: set[int]) -> bool:
+    try:
+        return any(id(t) in output_ids for t in tf.nest.flatten(layer.output))
+    except Exception:
+        return False
+
+
+def _functional(model: keras.Model) -> keras.Model:
+    # A built Sequential model keeps its graph in a Functional model of its own.
+    if isinstance(model, keras.Sequential):
+        return getattr(model, "_functional", None) or model
+    return model
+
+
+def _extractor(model: keras.Model, layers: list[Any]) -> keras.Model | None:
+    """A model sharing the user's layers that returns the predictions and each layer's output."""
+    try:
+        graph = _functional(model)
+        outputs = [tf.nest.flatten(layer.output)[0] for layer in layers]
+        return keras.Model(graph.input, {"pred": graph.output, "layers": outputs})
+    except Exception:
+        return None  # subclassed model or shared layers: norms only, no activations
+
+
+def _variable(name: str, initial: tf.Tensor) -> tf.Variable:
+    return tf.Variable(initial, trainable=False, name=name,
+                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+
+# -- graph helpers -------------------------------------------------------------------
+
+
+def _compute_loss(model: keras.Model, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> tf.Tensor:
+    compute = getattr(model, "_compute_loss", None) or model.compute_loss
+    return compute(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+
+
+def _layer_row(plan: _LayerPlan, output: tf.Tensor | None, grads: Sequence[tf.Tensor | None]) -> tf.Tensor:
+    weights = [tf.cast(v.value, tf.float32) for v in plan.variables]
+    grads = [tf.cast(g, tf.float32) for g in grads if g is not None]
+    missing = tf.constant(_NOT_MEASURED)
+    weight_norm = _norm(weights) if weights else missing
+    grad_norm = (_norm(grads) if grads else tf.constant(0.0)) if weights else missing
+    nonfinite_weights = _any_nonfinite(weights) if weights else tf.constant(0.0)
+    if output is None:
+        return tf.stack([weight_norm, grad_norm, missing, missing, tf.constant(0.0), nonfinite_weights])
+    out = tf.cast(output, tf.float32)
+    return tf.stack([weight_norm, grad_norm, _dead_fraction(plan, out), _saturated_fraction(plan, out),
+                     _any_nonfinite([out]), nonfinite_weights])
+
+
+def _norm(tensors: list[tf.Tensor]) -> tf.Tensor:
+    return tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(t)) for t in tensors]))
+
+
+def _any_nonfinite(tensors: list[tf.Tensor]) -> tf.Tensor:
+    flags = [tf.reduce_any(tf.logical_not(tf.math.is_finite(t))) for t in tensors]
+    return tf.cast(tf.reduce_any(tf.stack(flags)), tf.float32)
+
+
+def _dead_fraction(plan: _LayerPlan, out: tf.Tensor) -> tf.Tensor:
+    """Share of units (last axis: Dense units, Conv filters) <= 0 for every sample and position."""
+    if plan.activation not in _RELU_LIKE or out.shape.rank is None or out.shape.rank < 2:
+        return tf.constant(_NOT_MEASURED)
+    units = tf.reshape(out, [-1, tf.shape(out)[-1]])
+    alive = tf.reduce_any(units > 0.0, axis=0)
+    return 1.0 - tf.reduce_mean(tf.cast(alive, tf.float32))
+
+
+def _saturated_fraction(plan: _LayerPlan, out: tf.Tensor) -> tf.Tensor:
+    """Share of a hidden sigmoid/tanh layer's outputs pinned near their limits.
+
+    Output layers are not measured: a confident classifier's sigmoid output is near 0 or 1
+    by design.
+    """
+    margin = _SATURATION_MARGIN.get(plan.activation or "")
+    if margin is None or plan.is_output:
+        return tf.constant(_NOT_MEASURED)
+    if plan.activation == "tanh":
+        pinned = tf.abs(out) > 1.0 - margin
+    else:
+        pinned = tf.logical_or(out < margin, out > 1.0 - margin)
+    return tf.reduce_mean(tf.cast(pinned, tf.float32))
+
+
+# -- reading (eager) -----------------------------------------------------------------
+
+
+def _measured(value: float) -> float | None:
+    return None if value == _NOT_MEASURED else float(value)
+
+
+def _layer_stats(plan: _LayerPlan, row: np.ndarray) -> LayerStats:
+    values = dict(zip(_LAYER_COLUMNS, row.tolist()))
+    return LayerStats(
+        name=plan.layer.name,
+        kind=type(plan.layer).__name__,
+        activation=plan.activation,
+        weight_norm=_measured(values["weight_norm"]),
+        grad_norm=_measured(values["grad_norm"]),
+        dead_fraction=_measured(values["dead_fraction"]),
+        saturated_fraction=_measured(values["saturated_fraction"]),
+        nonfinite_output=bool(values["nonfinite_output"]),
+        nonfinite_weights=bool(values["nonfinite_weights"]),
+    )
+
+
+def _prediction_stats(row: np.ndarray) -> PredictionStats:
+    values = dict(zip(_PREDICTION_COLUMNS, row.tolist()))
+    classes = _measured(values["predicted_classes"])
+    return PredictionStats(
+        count=int(values["count"]),
+        majority_share=_measured(values["majority_share"]),
+        predicted_classes=int(classes) if classes is not None else None,
+        std=float(values["std"]),
+    )

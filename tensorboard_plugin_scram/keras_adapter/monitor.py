@@ -1,0 +1,47 @@
+"""Ties the internals probe, its schedule and the weight copies together for the callback."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
+from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule
+from tensorboard_plugin_scram.keras_adapter.updates import WeightSnapshots
+from tensorboard_plugin_scram.observations import ModelStats
+
+
+class InternalsMonitor:
+    """At each step's end: reads the measured step's statistics, and arms the next one.
+
+    Args:
+        probe: An installed `InternalsProbe`.
+        schedule: Which steps to measure.
+    """
+
+    def __init__(self, probe: InternalsProbe, schedule: InternalsSchedule) -> None:
+        self._probe = probe
+        self._schedule = schedule
+        self._snapshots = WeightSnapshots(probe.layers)
+        self._armed = False
+
+    def after_step(self, step: int, loss: float | None) -> ModelStats | None:
+        """The model's statistics if `step` was measured (else None); arms the next step if due."""
+        stats = self._read(step) if self._armed else None
+        self._armed = False
+        if self._schedule.next_is_due(step, loss):
+            self._snapshots.take(step)
+            self._probe.request()
+            self._armed = True
+        return stats
+
+    def _read(self, step: int) -> ModelStats | None:
+        stats = self._probe.read()
+        if stats is None:
+            return None
+        self._schedule.sampled(step)
+        norms, steps = self._snapshots.changes(step)
+        layers = tuple(
+            dataclasses.replace(layer, update_norm=norm, update_steps=steps if norm is not None else None)
+            for layer, norm in zip(stats.layers, norms)
+        )
+        return dataclasses.replace(stats, layers=layers)

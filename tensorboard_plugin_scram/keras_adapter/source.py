@@ -1,0 +1,93 @@
+"""Points at the user's code: the frame that called `fit()`, and the `compile()` before it."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import os
+import sys
+from types import FrameType
+
+# Frames from these packages are never the user's code.
+_LIBRARY_MARKERS = tuple(
+    os.sep + name + os.sep for name in ("keras", "tensorflow", "tensorboard_plugin_scram", "tf_keras", "absl")
+)
+
+
+def user_frame() -> FrameType | None:
+    """The innermost frame outside Keras, TensorFlow and SCRAM (the user's `fit()` call)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not any(marker in filename for marker in _LIBRARY_MARKERS) and not filename.startswith("<"):
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def locations() -> tuple[str | None, str | None]:
+    """`("train.py:40", "train.py:57")`: the user's `compile()` and `fit()` calls, if found.
+
+    `compile()` ran before SCRAM was created, so it is found in the source of the file
+    that calls `fit()`: the last `.compile(...)` call above the `fit()` line.
+    """
+    frame = user_frame()
+    if frame is None:
+        return None, None
+    path, fit_line = frame.f_code.co_filename, frame.f_lineno
+    compile_line = _last_call_before(path, "compile", fit_line)
+    name = _display_name(path)
+    return (f"{name}:{compile_line}" if compile_line else None), f"{name}:{fit_line}"
+
+
+def fit_batch_size() -> int | None:
+    """The batch size of the running `fit()` call, read from Keras' own frame.
+
+    Known before the first batch, so a batch too large for memory is flagged before it
+    crashes. None for data sets and generators, which batch themselves.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "fit" and os.sep + "keras" + os.sep in frame.f_code.co_filename:
+            batch_size, x = frame.f_locals.get("batch_size"), frame.f_locals.get("x")
+            if isinstance(batch_size, int) and batch_size > 0:
+                return batch_size
+            # Keras' default for arrays; data sets batch themselves.
+            return 32 if _is_arrays(x) else None
+        frame = frame.f_back
+    return None
+
+
+def _is_arrays(x: object) -> bool:
+    if isinstance(x, dict):
+        return bool(x) and all(_is_arrays(v) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        return bool(x) and all(_is_arrays(v) for v in x)
+    return hasattr(x, "shape") and hasattr(x, "dtype") and type(x).__module__.startswith("numpy")
+
+
+def _last_call_before(path: str, method: str, line: int) -> int | None:
+    lines = [n for n in _method_call_lines(path, method) if n <= line]
+    return max(lines) if lines else None
+
+
+@functools.lru_cache(maxsize=32)
+def _method_call_lines(path: str, method: str) -> tuple[int, ...]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), filename=path)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return ()
+    return tuple(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method
+    )
+
+
+def _display_name(path: str) -> str:
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return os.path.basename(path)
+    return relative if not relative.startswith("..") else os.path.basename(path)

@@ -1,0 +1,55 @@
+"""The benchmark runner works: two real scenarios, scored and rendered (never timed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import detection, report, zoo
+
+
+def test_zoo_covers_the_catalogue_with_healthy_runs_beside():
+    scenarios = zoo.select()
+    assert len(scenarios) >= 25
+    assert len([s for s in scenarios if s.healthy]) >= 6
+    expected = set().union(*(s.expected for s in scenarios))
+    assert set(zoo.CATALOGUE) <= expected
+    assert all(s.kind in ("static", "batch", "epoch") for s in scenarios if not s.healthy)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return detection.run(["paper_lr_1e10_text", "paper_unnormalized_pixels"], progress=lambda line: None)
+
+
+def scenario(results: dict, name: str) -> dict:
+    return next(s for s in results["scenarios"] if s["name"] == name)
+
+
+def test_nan_scenario_is_caught_by_scram_and_both_baselines_at_the_nan_batch(results):
+    lr = scenario(results, "paper_lr_1e10_text")
+    nan_only = lr["detectors"]["nan_only"]
+    assert nan_only["detected"] and nan_only["first"]["check"] == "nan_loss"
+    assert lr["detectors"]["scram"]["detected"]
+    nan_step = nan_only["first"]["step"]
+    scram_nan = [a["step"] for a in lr["detectors"]["scram"]["alarms"] if a["check"] == "nan_loss"]
+    assert scram_nan == [nan_step]
+    # The paper's literal range rule fires on the integer token ids of the embedding model.
+    assert "input_not_normalized" in lr["detectors"]["paper_rules"]["off_target"]
+
+
+def test_unnormalised_pixels_are_found_in_the_first_batch(results):
+    pixels = scenario(results, "paper_unnormalized_pixels")
+    scram = pixels["detectors"]["scram"]
+    assert scram["detected"] and scram["first"]["check"] == "input_not_normalized"
+    assert scram["delay"] == 0
+    paper = pixels["detectors"]["paper_rules"]
+    assert paper["detected"] and paper["first"]["step"] == 0
+    assert not pixels["detectors"]["nan_only"]["alarms"]
+
+
+def test_summary_and_report(results):
+    scram = next(s for s in results["summary"] if s["detector"] == "scram")
+    assert (scram["faulty"], scram["detected"], scram["recall"]) == (2, 2, 1.0)
+    text = report.render({"machine": {"cores": 2, "cpu": "cpu", "memory_gib": 1, "os": "os", "date": "d",
+                                      "python": "3", "versions": {}, "commit": "c"}, "zoo": results})
+    assert "paper_lr_1e10_text" in text and "| SCRAM | 2/2 = 1.00 |" in text

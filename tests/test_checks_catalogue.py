@@ -1,0 +1,327 @@
+"""The catalogue's static, data, loss and metric checks on hand-built observations: fire, and near misses."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tensorboard_plugin_scram.checks import BatchObservation, EpochObservation, History, RunInfo
+from tensorboard_plugin_scram.checks.accuracy_at_chance import AccuracyAtChance
+from tensorboard_plugin_scram.checks.batch_memory_risk import BatchMemoryRisk
+from tensorboard_plugin_scram.checks.class_imbalance import ClassImbalance
+from tensorboard_plugin_scram.checks.data_not_shuffled import DataNotShuffled
+from tensorboard_plugin_scram.checks.input_contains_nan import InputContainsNan
+from tensorboard_plugin_scram.checks.label_output_mismatch import LabelOutputMismatch
+from tensorboard_plugin_scram.checks.learning_rate_unusual import LearningRateUnusual
+from tensorboard_plugin_scram.checks.loss_diverging import LossDiverging
+from tensorboard_plugin_scram.checks.loss_not_decreasing import LossNotDecreasing
+from tensorboard_plugin_scram.checks.loss_oscillating import LossOscillating
+from tensorboard_plugin_scram.checks.no_trainable_weights import NoTrainableWeights
+from tensorboard_plugin_scram.checks.output_activation_loss_mismatch import OutputActivationLossMismatch
+from tensorboard_plugin_scram.checks.train_val_mismatch import TrainValMismatch
+from tensorboard_plugin_scram.diagnostic import Severity
+from tensorboard_plugin_scram.observations import LossInfo, OutputInfo
+from tests.test_checks import stats
+
+SPARSE = LossInfo("sparse_categorical_crossentropy")
+
+
+def run_info(units=10, activation="softmax", loss=SPARSE, **kw) -> RunInfo:
+    values = dict(optimizer="Adam", learning_rate=1e-3, losses=(loss,),
+                  outputs=(OutputInfo("head", units, activation),), input_sizes={"x": 64},
+                  trainable_params=1000, total_params=1000, optimizer_slots=2, activations_per_sample=100,
+                  device_memory=8 * 1024**3, compile_location="train.py:10")
+    return RunInfo(**{**values, **kw})
+
+
+def batches(check, observations, run: RunInfo | None = None):
+    history = History(run or run_info())
+    results = []
+    for obs in observations:
+        history.add_batch(obs)
+        results.append(check.on_batch(obs, history))
+    return results
+
+
+def epochs(check, rows: list[dict], run: RunInfo | None = None, history: History | None = None):
+    history = history or History(run or run_info())
+    results = []
+    for i, logs in enumerate(rows):
+        obs = EpochObservation(i * 10 + 9, i, logs)
+        history.add_epoch(obs)
+        results.append(check.on_epoch(obs, history))
+    return results
+
+
+def x_and_y(y_min, y_max, y_count=32, integral=True, **y_kw):
+    x = stats(0, 1, 0.5, 0.3, count=32 * 64)
+    y = stats(y_min, y_max, (y_min + y_max) / 2, 1.0, name="y", role="target", count=y_count, integral=integral,
+              **y_kw)
+    return BatchObservation(0, 0, {"loss": 1.0}, (x, y))
+
+
+# -- output_activation_loss_mismatch --------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "units, activation, loss, severity",
+    [
+        (10, "softmax", LossInfo("sparse_categorical_crossentropy", from_logits=True), Severity.WARNING),
+        (10, "linear", SPARSE, Severity.ERROR),
+        (10, None, LossInfo("categorical_crossentropy"), Severity.ERROR),
+        (10, "sigmoid", LossInfo("categorical_crossentropy"), Severity.WARNING),
+        (1, "softmax", LossInfo("binary_crossentropy"), Severity.ERROR),
+        (10, "relu", SPARSE, Severity.WARNING),
+    ],
+)
+def test_output_activation_loss_mismatch_fires(units, activation, loss, severity):
+    [finding] = OutputActivationLossMismatch().on_train_begin(run_info(units, activation, loss))
+    assert finding.severity == severity and "'head'" in finding.explanation and loss.name in finding.explanation
+    assert finding.location == "train.py:10"
+
+
+@pytest.mark.parametrize(
+    "units, activation, loss",
+    [
+        (10, "softmax", SPARSE),
+        (10, "linear", LossInfo("sparse_categorical_crossentropy", from_logits=True)),
+        (1, "sigmoid", LossInfo("binary_crossentropy")),
+        (5, "sigmoid", LossInfo("binary_crossentropy")),  # multi-label
+        (1, "linear", LossInfo("mean_squared_error")),
+        (1, "relu", LossInfo("mean_squared_error")),
+    ],
+)
+def test_output_activation_loss_mismatch_quiet_on_good_pairs(units, activation, loss):
+    assert OutputActivationLossMismatch().on_train_begin(run_info(units, activation, loss)) == []
+
+
+# -- label_output_mismatch ----------------------------------------------------------------
+
+def test_label_output_mismatch_fires_on_class_ids_beyond_the_units():
+    [[finding]] = batches(LabelOutputMismatch(), [x_and_y(0, 10)])
+    assert "up to 10" in finding.explanation and "Dense(11" in finding.snippet
+
+
+def test_label_output_mismatch_quiet_on_class_ids_within_the_units():
+    assert batches(LabelOutputMismatch(), [x_and_y(0, 9)]) == [[]]
+
+
+def test_label_output_mismatch_fires_on_class_ids_with_categorical_loss():
+    run = run_info(loss=LossInfo("categorical_crossentropy"))
+    [[finding]] = batches(LabelOutputMismatch(), [x_and_y(0, 9)], run)
+    assert "sparse_categorical_crossentropy" in finding.snippet
+
+
+def test_label_output_mismatch_quiet_on_one_hot_with_categorical_loss():
+    run = run_info(loss=LossInfo("categorical_crossentropy"))
+    assert batches(LabelOutputMismatch(), [x_and_y(0, 1, y_count=320)], run) == [[]]
+
+
+def test_label_output_mismatch_fires_on_one_hot_with_sparse_loss():
+    [[finding]] = batches(LabelOutputMismatch(), [x_and_y(0, 1, y_count=320)])
+    assert "one-hot" in finding.explanation
+
+
+def test_label_output_mismatch_binary_labels_outside_zero_one():
+    run = run_info(1, "sigmoid", LossInfo("binary_crossentropy"))
+    [[finding]] = batches(LabelOutputMismatch(), [x_and_y(0, 9)], run)
+    assert "between 0 and 1" in finding.explanation
+    assert batches(LabelOutputMismatch(), [x_and_y(0, 1)], run) == [[]]
+
+
+def test_label_output_mismatch_regression_loss_on_class_ids():
+    for run in (run_info(10, "softmax", LossInfo("mean_squared_error")),
+                run_info(1, "linear", LossInfo("mean_squared_error"))):
+        [[finding]] = batches(LabelOutputMismatch(), [x_and_y(0, 9)], run)
+        assert finding.severity == Severity.WARNING and finding.confidence.value == "low"
+    regression = run_info(1, "linear", LossInfo("mean_squared_error"))
+    assert batches(LabelOutputMismatch(), [x_and_y(0, 250)], regression) == [[]]  # counts, not classes
+    assert batches(LabelOutputMismatch(), [x_and_y(0.1, 9.7, integral=False)], regression) == [[]]
+
+
+# -- learning_rate_unusual ------------------------------------------------------------------
+
+@pytest.mark.parametrize("optimizer, lr", [("Adam", 10.0), ("Adam", 1e10), ("SGD", 5.0), ("RMSprop", 1e-8)])
+def test_learning_rate_unusual_fires_outside_the_range(optimizer, lr):
+    [finding] = LearningRateUnusual().on_train_begin(run_info(optimizer=optimizer, learning_rate=lr))
+    assert f"{lr:g}" in finding.explanation and "learning_rate=" in finding.snippet
+
+
+@pytest.mark.parametrize("optimizer, lr", [("Adam", 1e-3), ("Adam", 1e-2), ("SGD", 0.1), ("SGD", 1.0), ("Foo", 99.0)])
+def test_learning_rate_unusual_quiet_inside_the_range(optimizer, lr):
+    assert not LearningRateUnusual().on_train_begin(run_info(optimizer=optimizer, learning_rate=lr))
+
+
+def test_learning_rate_unusual_reads_a_schedule_once():
+    check = LearningRateUnusual()
+    results = epochs(check, [{"loss": 1.0, "learning_rate": lr} for lr in (1e-3, 5.0, 1e-3, 5.0)])
+    assert [bool(r) for r in results] == [False, True, False, False]
+
+
+# -- no_trainable_weights, batch_memory_risk ------------------------------------------------
+
+def test_no_trainable_weights():
+    [finding] = NoTrainableWeights().on_train_begin(run_info(trainable_params=0, total_params=500))
+    assert NoTrainableWeights.severity == Severity.ERROR and "500 parameters" in finding.explanation
+    assert NoTrainableWeights().on_train_begin(run_info(trainable_params=1)) == []
+
+
+def test_batch_memory_risk_by_share_of_device_memory():
+    big = run_info(activations_per_sample=10_000_000, device_memory=8 * 1024**3)  # 32 x 1e7 x 8 B = 2.6 GB
+    assert batches(BatchMemoryRisk(), [x_and_y(0, 9)], big) == [[]]
+    huge = run_info(activations_per_sample=20_000_000, device_memory=8 * 1024**3)  # 5.1 GB: 64%
+    [[finding]] = batches(BatchMemoryRisk(), [x_and_y(0, 9)], huge)
+    assert finding.severity == Severity.INFO and "batch size 32" in finding.explanation
+    worse = run_info(activations_per_sample=30_000_000, device_memory=8 * 1024**3)  # 7.7 GB: 96%
+    [[finding]] = batches(BatchMemoryRisk(), [x_and_y(0, 9)], worse)
+    assert finding.severity == Severity.WARNING and "batch_size=" in finding.snippet
+
+
+def test_batch_memory_risk_quiet_when_memory_unknown():
+    assert batches(BatchMemoryRisk(), [x_and_y(0, 9)], run_info(device_memory=None)) == [None]
+
+
+# -- input_contains_nan, class_imbalance, data_not_shuffled ----------------------------------
+
+def test_input_contains_nan_names_the_tensor_and_counts():
+    obs = BatchObservation(4, 0, {}, (stats(0, 1, 0.5, 0.3, nonfinite=3, nonfinite_total=9),))
+    [[finding]] = batches(InputContainsNan(), [obs])
+    assert "'x' held 9" in finding.explanation and finding.key == "x"
+    assert batches(InputContainsNan(), [BatchObservation(4, 0, {}, (stats(0, 1, 0.5, 0.3),))]) == [[]]
+
+
+def binary_batch(positive_share: float) -> BatchObservation:
+    x = stats(0, 1, 0.5, 0.3, count=32 * 64)
+    y = stats(0, 1, positive_share, 0.3, name="y", role="target", count=32, integral=True)
+    return BatchObservation(0, 0, {}, (x, y))
+
+
+def test_class_imbalance_fires_after_enough_labels():
+    results = batches(ClassImbalance(), [binary_batch(0.03)] * 20)
+    assert results[14] is None and results[15] and "97%" in results[15][0].explanation
+
+
+def test_class_imbalance_quiet_on_mild_imbalance_and_one_hot_labels():
+    assert not any(batches(ClassImbalance(), [binary_batch(0.2)] * 20))
+    one_hot = x_and_y(0, 1, y_count=320)  # mean 0.5 here, but one-hot labels are not binary labels
+    assert batches(ClassImbalance(), [one_hot] * 20) == [None] * 20
+
+
+def label_batch(value: float | None) -> BatchObservation:
+    x = stats(0, 1, 0.5, 0.3, count=32 * 64)
+    single = value is not None
+    y = stats(0, 9, value if single else 4.5, 0.0 if single else 2.9, name="y", role="target", count=32,
+              integral=True, feature_std=0.0 if single else 2.9)
+    return BatchObservation(0, 0, {}, (x, y))
+
+
+def test_data_not_shuffled_fires_on_single_label_batches():
+    results = batches(DataNotShuffled(), [label_batch(v) for v in (0, 0, 0, 1, 1, 1, 2, 2, 2, 3)])
+    assert results[-1] and "100%" in results[-1][0].explanation
+
+
+def test_data_not_shuffled_quiet_on_mixed_batches_and_on_one_class():
+    assert not any(batches(DataNotShuffled(), [label_batch(None)] * 10))
+    assert batches(DataNotShuffled(), [label_batch(0)] * 10)[-1] == []
+
+
+# -- loss_diverging ----------------------------------------------------------------------------
+
+def loss_batches(losses):
+    return [BatchObservation(i, 0, {"loss": v}) for i, v in enumerate(losses)]
+
+
+def test_loss_diverging_fires_after_a_streak_and_errors_far_above():
+    results = batches(LossDiverging(), loss_batches([2.3, 2.0, 30, 40, 50, 60]))
+    assert [bool(r) for r in results] == [False, False, False, False, True, True]
+    [[finding]] = batches(LossDiverging(), loss_batches([2.3, 1e5]))[1:]
+    assert finding.severity == Severity.ERROR
+
+
+def test_loss_diverging_quiet_on_a_noisy_spike_and_nan():
+    assert not any(batches(LossDiverging(), loss_batches([2.3, 2.0, 30, 1.5, 25, 1.2])))
+    assert batches(LossDiverging(), loss_batches([2.3, math.nan]))[1] is None
+
+
+def test_loss_diverging_uses_ln_k_for_a_low_first_loss():
+    # a first batch that happens to be easy does not make ordinary losses look diverging
+    results = batches(LossDiverging(), loss_batches([0.05, 0.6, 0.7, 0.8, 0.9]))
+    assert not any(results)
+
+
+# -- loss_not_decreasing, loss_oscillating ---------------------------------------------------
+
+def test_loss_not_decreasing_fires_on_a_flat_loss():
+    results = epochs(LossNotDecreasing(), [{"loss": v} for v in (2.30, 2.29, 2.30, 2.29, 2.30)])
+    assert [bool(r) for r in results] == [False, False, False, False, True]
+
+
+def test_loss_not_decreasing_quiet_when_learning_or_converged():
+    assert not any(epochs(LossNotDecreasing(), [{"loss": v} for v in (2.3, 1.9, 1.6, 1.4, 1.25, 1.1)]))
+    # learned, then levelled off: converging, not stuck
+    assert not any(epochs(LossNotDecreasing(), [{"loss": v} for v in (2.3, 0.5, 0.2, 0.2, 0.2, 0.2)]))
+
+
+def test_loss_oscillating_fires_on_a_zig_zag_without_progress():
+    results = epochs(LossOscillating(), [{"loss": v} for v in (1.0, 1.4, 0.9, 1.5, 0.95, 1.45)])
+    assert results[-1] and "changed direction 4 times" in results[-1][0].explanation
+    # the benchmark's SGD with momentum 0.99: swings on a rising trend
+    rising = (1.30, 0.73, 0.69, 0.51, 0.64, 0.88, 0.73, 0.94, 1.01, 1.26)
+    assert epochs(LossOscillating(), [{"loss": v} for v in rising])[-1]
+
+
+def test_loss_oscillating_quiet_when_the_zig_zag_goes_down():
+    assert not any(epochs(LossOscillating(), [{"loss": v} for v in (1.0, 1.1, 0.8, 0.85, 0.6, 0.65)]))
+    assert not any(epochs(LossOscillating(), [{"loss": v} for v in (1.0, 1.01, 0.99, 1.0, 0.995, 1.0)]))
+    converged = (0.20, 0.19, 0.195, 0.185, 0.19, 0.18, 0.186)
+    assert not any(epochs(LossOscillating(), [{"loss": v} for v in converged]))
+
+
+# -- train_val_mismatch, accuracy_at_chance ----------------------------------------------------
+
+def acc_rows(acc, val_acc, loss, val_loss):
+    return [{"accuracy": a, "val_accuracy": va, "loss": lo, "val_loss": vl}
+            for a, va, lo, vl in zip(acc, val_acc, loss, val_loss)]
+
+
+def test_train_val_mismatch_fires_when_validation_never_improves():
+    rows = acc_rows([0.34, 0.71, 0.89], [0.0, 0.01, 0.01], [2.1, 1.6, 1.2], [3.0, 3.8, 4.5])
+    assert epochs(TrainValMismatch(), rows)[-1][0].key == "worse"
+
+
+def test_train_val_mismatch_quiet_on_ordinary_and_overfitting_runs():
+    healthy = acc_rows([0.5, 0.8, 0.9], [0.7, 0.85, 0.9], [1.5, 0.7, 0.4], [1.0, 0.6, 0.4])
+    assert not any(epochs(TrainValMismatch(), healthy))
+    early_overfit = acc_rows([0.6, 0.9, 0.99], [0.6, 0.62, 0.6], [1.2, 0.4, 0.1], [1.3, 1.2, 1.4])
+    assert not any(epochs(TrainValMismatch(), early_overfit))
+
+
+def test_train_val_mismatch_suspiciously_better_only_once_training_settles():
+    leak = acc_rows([0.3, 0.5, 0.6, 0.62, 0.63, 0.64], [0.8, 0.9, 0.95, 0.96, 0.97, 0.97], [1.0] * 6, [0.5] * 6)
+    results = epochs(TrainValMismatch(), leak)
+    assert results[-1] and results[-1][0].key == "better"
+    dropout = acc_rows([0.3, 0.6, 0.8, 0.86, 0.88, 0.89], [0.8, 0.9, 0.93, 0.94, 0.95, 0.95], [1.0] * 6, [0.5] * 6)
+    assert not any(epochs(TrainValMismatch(), dropout))
+
+
+def test_accuracy_at_chance_for_ten_classes():
+    rows = [{"loss": 2.3, "accuracy": a} for a in (0.1, 0.11, 0.12, 0.11)]
+    results = epochs(AccuracyAtChance(), rows)
+    assert [bool(r) for r in results] == [False, False, True, True]
+    learning = [{"loss": 2.0, "accuracy": a} for a in (0.1, 0.3, 0.5)]
+    assert not any(epochs(AccuracyAtChance(), learning))
+
+
+def test_accuracy_at_chance_uses_the_majority_share_for_binary_labels():
+    run = run_info(1, "sigmoid", LossInfo("binary_crossentropy"))
+    history = History(run)
+    history.add_batch(binary_batch(0.9))
+    rows = [{"loss": 0.3, "accuracy": 0.9}] * 3
+    assert epochs(AccuracyAtChance(), rows, history=history)[-1]
+    assert not epochs(AccuracyAtChance(), [{"loss": 0.3, "accuracy": 0.97}] * 3, history=History(run))[-1]
+
+
+def test_learning_checks_stay_quiet_on_nan_loss():
+    nan_rows = [{"loss": math.nan, "accuracy": 0.1, "val_loss": math.nan, "val_accuracy": 0.1}] * 6
+    for check in (AccuracyAtChance(), LossNotDecreasing(), LossOscillating(), TrainValMismatch()):
+        assert not any(epochs(check, nan_rows)), check.id
