@@ -16,6 +16,7 @@ __all__ = [
     "ModelStats",
     "OutputInfo",
     "PredictionStats",
+    "PreflightResult",
     "RunInfo",
     "TensorStats",
 ]
@@ -87,6 +88,23 @@ class LossInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class PreflightResult:
+    """The opt-in "overfit one batch" test: a clone trained on a few samples.
+
+    Attributes:
+        samples: Samples in the batch.
+        steps: Training steps taken.
+        initial_loss: Loss on the batch before training (NaN if not finite).
+        final_loss: Loss on the batch after the steps (NaN if not finite).
+    """
+
+    samples: int
+    steps: int
+    initial_loss: float
+    final_loss: float
+
+
+@dataclasses.dataclass(frozen=True)
 class RunInfo:
     """What is known before the first batch: the model, loss and optimizer.
 
@@ -107,6 +125,7 @@ class RunInfo:
         device_memory: Bytes of memory on the training device, or None if unknown.
         compile_location: `"train.py:42"` of the user's `model.compile` call, if known.
         fit_location: `"train.py:57"` of the user's `model.fit` call, if known.
+        preflight: The result of the opt-in "overfit one batch" test, if it ran.
     """
 
     optimizer: str | None = None
@@ -124,6 +143,7 @@ class RunInfo:
     device_memory: int | None = None
     compile_location: str | None = None
     fit_location: str | None = None
+    preflight: PreflightResult | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -88,6 +88,18 @@ def sorted_dataset(log_dir):
     compile_fit(S.mlp(64, (32,), 10), dataset, None, log_dir, batch_size=None, epochs=1)
 
 
+def blocked_wiring(log_dir):
+    x, y = S.digits()
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu", kernel_initializer="zeros"),
+                              keras.layers.Dense(10, activation="softmax")])
+    compile_fit(model, x, y, log_dir, callback=ScramCallback(log_dir, preflight=True), epochs=1)
+
+
+def healthy_with_preflight(log_dir):
+    x, y = S.digits()
+    compile_fit(S.mlp(64, (32,), 10), x, y, log_dir, callback=ScramCallback(log_dir, preflight=True), epochs=1)
+
+
 # scenario -> (checks that must fire, the latest step at which the first must have fired)
 CASES = {
     activation_mismatch: ({"output_activation_loss_mismatch"}, 0),
@@ -101,6 +113,7 @@ CASES = {
     random_labels: ({"accuracy_at_chance", "loss_not_decreasing"}, 400),
     sorted_validation_split: ({"train_val_mismatch"}, 200),
     sorted_dataset: ({"data_not_shuffled"}, 20),
+    blocked_wiring: ({"cannot_overfit_batch"}, 0),
 }
 
 
@@ -131,3 +144,19 @@ def test_static_findings_point_at_the_compile_call(diagnostics):
         line = next(i for i, text in enumerate(handle, 1) if "model.compile(" in text)
     assert d["location"].endswith(f"test_catalogue_training.py:{line}"), d["location"]
     assert d["epoch"] is None and d["evidence"]["from_logits"] is True
+
+
+def test_preflight_stays_quiet_on_a_healthy_model_and_leaves_it_untouched(tmp_path):
+    def final_weights(callback):
+        x, y = S.digits()
+        keras.utils.set_random_seed(3)
+        model = S.mlp(64, (16,), 10)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x[:256], y[:256], epochs=1, batch_size=32, verbose=0, shuffle=False, callbacks=[callback])
+        return model.get_weights()
+
+    plain = final_weights(keras.callbacks.Callback())
+    checked = final_weights(ScramCallback(str(tmp_path), preflight=True))
+    assert all((a == b).all() for a, b in zip(plain, checked))
+    healthy_with_preflight(str(tmp_path / "healthy"))
+    assert "cannot_overfit_batch" not in {d["check"] for d in report_json(tmp_path / "healthy")}

@@ -50,6 +50,9 @@ def test_nan_loss_found_at_the_batch_it_appears(diagnostics):
     assert "1e+10" in first["explanation"] and "SGD" in first["explanation"]
     assert "learning_rate=" in first["snippet"]
     assert first["evidence"]["learning_rate"] == 1e10
+    # says where the NaN went: which layers' weights turned non-finite, or that none did yet
+    assert "nonfinite_layers" in first["evidence"]
+    assert ("still finite" in first["explanation"]) == (first["evidence"]["nonfinite_layers"] == [])
     # The loss recorded at the diagnostic's step is the first non-finite one.
     assert first["step"] <= 5
 

@@ -33,6 +33,6 @@ def class_count(run: RunInfo) -> int | None:
     if len(run.outputs) != 1 or not run.losses or not is_classification(run.losses[0]):
         return None
     units = run.outputs[0].units
-    if units is None:
+    if units is None or units < 1:  # unknown, or a degenerate zero-unit output
         return None
     return 2 if units == 1 else units

@@ -70,7 +70,7 @@ class ExplodingGradients(Check):
         layers = with_gradients(model.layers)
         if not layers:
             return []
-        total = math.sqrt(sum(layer.grad_norm ** 2 for layer in layers))
+        total = math.hypot(*(layer.grad_norm for layer in layers))  # inf, not OverflowError, for huge norms
         if self._baseline is None and math.isfinite(total) and total > 0:
             self._baseline = total
         reason = self._reason(layers, total)

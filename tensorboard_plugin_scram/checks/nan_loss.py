@@ -36,7 +36,9 @@ class NanLoss(Check):
     (`numpy.nan_to_num`, or drop the rows).
 
     ## Rule
-    Fires when `logs["loss"]` at a batch's end is not finite, at that batch. It has no
+    Fires when `logs["loss"]` at a batch's end is not finite, at that batch, and names the
+    first layer (in forward order) whose weights turned NaN or Inf, from a host copy of
+    the weights taken at that batch only. It has no
     thresholds: a non-finite loss is always a failure. The diagnostic is written to disk
     at once, so it survives if the script dies right after.
     """
@@ -52,7 +54,8 @@ class NanLoss(Check):
             return None
         if math.isfinite(loss):
             return []
-        return [self._finding("loss", loss, obs.step, obs.epoch, history)]
+        finding = self._finding("loss", loss, obs.step, obs.epoch, history)
+        return [_with_layers(finding, obs)]
 
     def on_epoch(self, obs: EpochObservation, history: History) -> Findings:
         loss, val_loss = obs.logs.get("loss"), obs.logs.get("val_loss")
@@ -83,6 +86,24 @@ class NanLoss(Check):
             key=metric,
             location=cause.location,
         )
+
+
+def _with_layers(finding: Finding, obs: BatchObservation) -> Finding:
+    """Adds which layers' weights turned NaN/Inf, when the adapter looked."""
+    layers = obs.model.layers if obs.model is not None else ()
+    bad = [layer for layer in layers if layer.nonfinite_weights or layer.nonfinite_output]
+    if not layers:
+        return finding
+    if not bad:
+        where = " All weights are still finite: the NaN arose in this batch's forward pass or loss."
+    elif len(bad) == len(layers):
+        where = f" The weights of every layer, from '{bad[0].name}' ({bad[0].kind}) on, are now NaN or Inf."
+    else:
+        names = ", ".join(f"'{layer.name}'" for layer in bad[:5])
+        where = (f" The first layer whose weights turned NaN or Inf is '{bad[0].name}' ({bad[0].kind}); "
+                 f"affected: {names}.")
+    evidence = {**finding.evidence, "nonfinite_layers": [layer.name for layer in bad]}
+    return dataclasses.replace(finding, explanation=finding.explanation + where, evidence=evidence)
 
 
 @dataclasses.dataclass(frozen=True)

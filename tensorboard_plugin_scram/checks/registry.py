@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from tensorboard_plugin_scram.checks.accuracy_at_chance import AccuracyAtChance
 from tensorboard_plugin_scram.checks.base import Check
 from tensorboard_plugin_scram.checks.batch_memory_risk import BatchMemoryRisk
+from tensorboard_plugin_scram.checks.cannot_overfit_batch import CannotOverfitBatch
 from tensorboard_plugin_scram.checks.class_imbalance import ClassImbalance
 from tensorboard_plugin_scram.checks.constant_predictions import ConstantPredictions
 from tensorboard_plugin_scram.checks.data_not_shuffled import DataNotShuffled
@@ -56,6 +57,7 @@ BUILTIN_CHECKS: tuple[type[Check], ...] = (
     SaturatedActivations,
     WeightsNotUpdating,
     UpdateRatioUnusual,
+    CannotOverfitBatch,
 )
 
 # Every id a diagnostic can carry, with the class that documents it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -17,12 +18,19 @@ from tensorboard_plugin_scram.checks import Check, build_checks
 from tensorboard_plugin_scram.diagnostic import Diagnostic
 from tensorboard_plugin_scram.engine import Engine
 from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
-from tensorboard_plugin_scram.keras_adapter.model_info import describe
+from tensorboard_plugin_scram.keras_adapter.model_info import describe, nonfinite_weights
 from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
+from tensorboard_plugin_scram.keras_adapter.preflight import first_batch, overfit_one_batch
 from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe
 from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule
-from tensorboard_plugin_scram.keras_adapter.source import fit_batch_size, locations
-from tensorboard_plugin_scram.observations import BatchObservation, EpochObservation, ModelStats, RunInfo
+from tensorboard_plugin_scram.keras_adapter.source import fit_arguments, fit_batch_size, locations
+from tensorboard_plugin_scram.observations import (
+    BatchObservation,
+    EpochObservation,
+    ModelStats,
+    PreflightResult,
+    RunInfo,
+)
 from tensorboard_plugin_scram.summary import ScramSummaryWriter
 
 # Every batch of the first epochs' start is sampled: static data problems show at once.
@@ -81,6 +89,10 @@ class ScramCallback(keras.callbacks.Callback):
             measured (one extra forward and backward pass) at step 5, then every
             `internals_every` steps, more often while the loss looks wrong. 0 switches
             this off.
+        preflight: Before training, train a copy of the model on 16 samples of the data
+            given to `fit()` for 50 steps, and report (`cannot_overfit_batch`) when it
+            cannot drive their loss near zero: a sign of a bug in the wiring, loss or
+            labels. Costs a few seconds; your model and optimizer are untouched.
 
     Raises:
         ValueError: for an unknown check id or threshold name.
@@ -104,6 +116,7 @@ class ScramCallback(keras.callbacks.Callback):
         extra_checks: Sequence[Check] = (),
         sample_every: int = 10,
         internals_every: int = 50,
+        preflight: bool = False,
     ) -> None:
         super().__init__()
         self.log_dir = os.fspath(log_dir)
@@ -112,6 +125,7 @@ class ScramCallback(keras.callbacks.Callback):
         self.extra_checks = list(extra_checks)
         self.sample_every = max(1, int(sample_every))
         self.internals_every = max(0, int(internals_every))
+        self.preflight = bool(preflight)
         # Fail on a configuration typo now, not silently during training.
         build_checks(self.disable, self.thresholds, self.extra_checks)
         self._engine: Engine | None = None
@@ -137,7 +151,11 @@ class ScramCallback(keras.callbacks.Callback):
             self._engine = Engine(checks, on_error=self._warn_once)
             self._writer = ScramSummaryWriter(os.path.join(self.log_dir, metadata.RUN_SUBDIR))
         compile_at, fit_at = locations()
-        run = describe(self.model, compile_location=compile_at, fit_location=fit_at, batch_size=fit_batch_size())
+        arguments = fit_arguments()
+        run = describe(self.model, compile_location=compile_at, fit_location=fit_at,
+                       batch_size=fit_batch_size(arguments))
+        if self.preflight and self._next_step == 0:
+            run = dataclasses.replace(run, preflight=self._run_preflight(arguments))
         self._install_probe(run)
         self._emit(self._engine.begin(run, self._next_step))
 
@@ -164,6 +182,8 @@ class ScramCallback(keras.callbacks.Callback):
             self._last_sampled = step
         tensors = self._read_probe() if sampled else None
         model_stats = self._read_internals(step, loss)
+        if model_stats is None and loss is not None and not math.isfinite(loss):
+            model_stats = nonfinite_weights(self.model)  # where the NaN went: once per NaN batch
         self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors, model_stats)))
         if sampled and self._writer is not None:
             self._writer.write_batch(step, self._epoch, values)
@@ -189,6 +209,14 @@ class ScramCallback(keras.callbacks.Callback):
             self._writer.close()
 
     # -- helpers ---------------------------------------------------------------------
+
+    def _run_preflight(self, arguments: dict) -> PreflightResult | None:
+        try:
+            batch = first_batch(arguments)
+            return overfit_one_batch(self.model, *batch) if batch is not None else None
+        except Exception as error:
+            self._fail("preflight", error)
+            return None
 
     def _install_probe(self, run: RunInfo) -> None:
         internals = self._install_internals(run)

@@ -7,8 +7,9 @@ import os
 from typing import Any
 
 import keras
+import numpy as np
 
-from tensorboard_plugin_scram.observations import LossInfo, OutputInfo, RunInfo
+from tensorboard_plugin_scram.observations import LayerStats, LossInfo, ModelStats, OutputInfo, RunInfo
 
 _LOSS_ALIASES = {
     "mse": "mean_squared_error",
@@ -44,6 +45,20 @@ def describe(model: keras.Model, compile_location: str | None = None, fit_locati
         compile_location=compile_location,
         fit_location=fit_location,
     )
+
+
+def nonfinite_weights(model: keras.Model) -> ModelStats:
+    """Which layers, in forward order, hold NaN or Inf weights (a host copy of the weights).
+
+    Called only at a batch whose loss is not finite, to say where the NaN went.
+    """
+    layers = []
+    for layer in _all_layers(model):
+        weights = getattr(layer, "trainable_weights", None) or []
+        if weights and not getattr(layer, "layers", None):  # leaf layers only
+            bad = any(not np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in weights)
+            layers.append(LayerStats(name=layer.name, kind=type(layer).__name__, nonfinite_weights=bad))
+    return ModelStats(layers=tuple(layers))
 
 
 def _unwrap(optimizer: Any) -> Any:

@@ -40,29 +40,37 @@ def locations() -> tuple[str | None, str | None]:
     return (f"{name}:{compile_line}" if compile_line else None), f"{name}:{fit_line}"
 
 
-def fit_batch_size() -> int | None:
-    """The batch size of the running `fit()` call, read from Keras' own frame.
+def fit_arguments() -> dict:
+    """The arguments of the running Keras `fit()` call (`x`, `y`, `batch_size`, ...), or {}.
 
-    Known before the first batch, so a batch too large for memory is flagged before it
-    crashes. None for data sets and generators, which batch themselves.
+    Keras gives callbacks no data; its own frame still holds what the user passed.
     """
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_name == "fit" and os.sep + "keras" + os.sep in frame.f_code.co_filename:
-            batch_size, x = frame.f_locals.get("batch_size"), frame.f_locals.get("x")
-            if isinstance(batch_size, int) and batch_size > 0:
-                return batch_size
-            # Keras' default for arrays; data sets batch themselves.
-            return 32 if _is_arrays(x) else None
+            return dict(frame.f_locals)
         frame = frame.f_back
-    return None
+    return {}
 
 
-def _is_arrays(x: object) -> bool:
+def fit_batch_size(arguments: dict) -> int | None:
+    """The batch size of a `fit()` call, from `fit_arguments()`.
+
+    Known before the first batch, so a batch too large for memory is flagged before it
+    crashes. None for data sets and generators, which batch themselves.
+    """
+    batch_size = arguments.get("batch_size")
+    if isinstance(batch_size, int) and batch_size > 0:
+        return batch_size
+    return 32 if is_arrays(arguments.get("x")) else None  # Keras' default for arrays
+
+
+def is_arrays(x: object) -> bool:
+    """Whether `x` is a NumPy array, or a dict/list/tuple of them."""
     if isinstance(x, dict):
-        return bool(x) and all(_is_arrays(v) for v in x.values())
+        return bool(x) and all(is_arrays(v) for v in x.values())
     if isinstance(x, (list, tuple)):
-        return bool(x) and all(_is_arrays(v) for v in x)
+        return bool(x) and all(is_arrays(v) for v in x)
     return hasattr(x, "shape") and hasattr(x, "dtype") and type(x).__module__.startswith("numpy")
 
 

@@ -1,0 +1,74 @@
+"""The opt-in active test: can a copy of the model overfit one small batch?
+
+Karpathy's "overfit one batch": a model wired correctly drives the loss on a handful of
+samples near zero within a few dozen steps. One that cannot has a bug in its wiring, its
+loss or its labels. SCRAM trains a clone, so the user's model and optimizer are untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tensorboard_plugin_scram.keras_adapter.source import is_arrays
+from tensorboard_plugin_scram.observations import PreflightResult
+
+BATCH = 16
+LEARNING_RATE = 1e-2
+STEPS = 50
+
+
+def first_batch(arguments: dict) -> tuple[Any, Any] | None:
+    """A small batch from what the user passed to `fit()`: arrays or a tf.data.Dataset.
+
+    Generators and PyDatasets are not read: taking a batch would consume the user's data.
+    """
+    x, y = arguments.get("x"), arguments.get("y")
+    if is_arrays(x) and (y is None or is_arrays(y)):
+        return _slice(x), _slice(y)
+    if isinstance(x, tf.data.Dataset):
+        batch = next(iter(x.unbatch().take(BATCH).batch(BATCH)), None)
+        if isinstance(batch, tuple) and len(batch) >= 2:
+            return batch[0], batch[1]
+    return None
+
+
+def overfit_one_batch(model: keras.Model, x: Any, y: Any, steps: int = STEPS) -> PreflightResult:
+    """Trains a clone of `model` on (x, y) with Adam and reports the loss before and after.
+
+    Adam at a brisk rate, rather than the user's optimizer, isolates wiring, loss and
+    label bugs from learning-rate problems (which other checks report).
+    """
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    clone.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=model.loss)
+    first = _scalar(clone.evaluate(x, y, verbose=0))
+    for _ in range(steps):
+        last = _scalar(clone.train_on_batch(x, y))
+    return PreflightResult(samples=_count(x), steps=steps, initial_loss=first, final_loss=last)
+
+
+def _slice(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {k: _slice(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_slice(v) for v in value)
+    return value[:BATCH]
+
+
+def _scalar(value: Any) -> float:
+    if isinstance(value, (list, tuple)):
+        value = value[0]  # total loss first
+    number = float(np.asarray(value))
+    return number if math.isfinite(number) else float("nan")
+
+
+def _count(x: Any) -> int:
+    leaf = tf.nest.flatten(x)[0]
+    return int(leaf.shape[0])
