@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2
@@ -17,6 +17,11 @@ from tensorboard.util import tensor_util
 
 from tensorboard_plugin_scram import metadata, payload
 from tensorboard_plugin_scram.diagnostic import Diagnostic
+
+# Called with `(where, exception)` when the writer fails; see `ScramSummaryWriter`.
+ErrorHook = Callable[[str, BaseException], None]
+# After a failure, records are dropped for this long before a new event file is tried.
+RETRY_SECS = 30.0
 
 
 class ScramSummaryWriter:
@@ -27,15 +32,29 @@ class ScramSummaryWriter:
     strictly increasing here. The event step is only a storage key: the diagnostic's
     own `step` field is the truth readers show.
 
+    Faults: with `on_error`, the writer never raises. A failing directory or file (read-only,
+    full disk) is reported to `on_error`, the records meanwhile are dropped, and a new file
+    is tried after `retry_secs`. An event file deleted while open (the log_dir removed
+    mid-run) is noticed at the next write, reported, and replaced by a new one. Without
+    `on_error`, failures raise.
+
     Args:
         run_dir: The run directory, created if missing.
         flush_secs: How often buffered records reach the disk at the latest.
+        on_error: Called with `("event writer", exception)` for each failure.
+        retry_secs: How long to drop records after a failure before trying a new file
+            (default `RETRY_SECS`).
     """
 
-    def __init__(self, run_dir: str, flush_secs: float = 5.0) -> None:
+    def __init__(self, run_dir: str, flush_secs: float = 5.0, on_error: ErrorHook | None = None,
+                 retry_secs: float | None = None) -> None:
         self._run_dir = run_dir
         self._flush_secs = flush_secs
+        self._on_error = on_error
+        self._retry_secs = RETRY_SECS if retry_secs is None else retry_secs
+        self._retry_at = 0.0
         self._writer: EventFileWriter | None = None
+        self._file: str | None = None
         self._last_step: dict[str, int] = {}
 
     def write_diagnostics(self, step: int, diagnostics: Iterable[Diagnostic], flush: bool = True) -> None:
@@ -57,13 +76,13 @@ class ScramSummaryWriter:
     def flush(self) -> None:
         """Pushes buffered records to the file, so they survive the process dying."""
         if self._writer is not None:
-            self._writer.flush()
+            self._guard(self._writer.flush)
 
     def close(self) -> None:
         """Closes the event file; a later write opens a new one in the same run."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            self._guard(writer.close)
 
     def _write(self, tag: str, step: int, text: str) -> None:
         step = max(step, self._last_step.get(tag, -1) + 1)
@@ -74,7 +93,47 @@ class ScramSummaryWriter:
             tensor=tensor_util.make_tensor_proto(np.array(text.encode("utf-8"), dtype=object)),
         )
         event = event_pb2.Event(wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[value]))
+        self._guard(lambda: self._open().add_event(event))
+
+    def _open(self) -> EventFileWriter:
+        if self._writer is not None and self._file is not None and not os.path.exists(self._file):
+            deleted, self._writer = self._writer, None  # what it holds now goes nowhere
+            _close_quietly(deleted)
+            self._report(FileNotFoundError(f"the event file {self._file} was deleted; SCRAM goes on in a new one"))
         if self._writer is None:
+            if time.monotonic() < self._retry_at:
+                raise _Dropped()
             os.makedirs(self._run_dir, exist_ok=True)
             self._writer = EventFileWriter(self._run_dir, flush_secs=self._flush_secs)
-        self._writer.add_event(event)
+            self._file = getattr(self._writer, "_file_name", None)
+        return self._writer
+
+    def _guard(self, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except _Dropped:
+            pass
+        except Exception as error:  # OSError, and TensorFlow's errors when gfile is TF's
+            if self._on_error is None:
+                raise
+            broken, self._writer = self._writer, None
+            self._retry_at = time.monotonic() + self._retry_secs
+            _close_quietly(broken)
+            self._report(error)
+
+    def _report(self, error: BaseException) -> None:
+        if self._on_error is not None:
+            self._on_error("event writer", error)
+
+
+class _Dropped(Exception):
+    """A record dropped while the writer waits to retry after a failure."""
+
+
+def _close_quietly(writer: EventFileWriter | None) -> None:
+    if writer is None:
+        return
+    try:
+        writer.close()
+    except Exception:
+        pass

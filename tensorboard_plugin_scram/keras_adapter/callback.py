@@ -149,7 +149,7 @@ class ScramCallback(keras.callbacks.Callback):
         if self._engine is None:
             checks = build_checks(self.disable, self.thresholds, self.extra_checks)
             self._engine = Engine(checks, on_error=self._warn_once)
-            self._writer = ScramSummaryWriter(os.path.join(self.log_dir, metadata.RUN_SUBDIR))
+            self._writer = self._open_writer()
         compile_at, fit_at = locations()
         arguments = fit_arguments()
         run = describe(self.model, compile_location=compile_at, fit_location=fit_at,
@@ -217,6 +217,12 @@ class ScramCallback(keras.callbacks.Callback):
         except Exception as error:
             self._fail("preflight", error)
             return None
+
+    def _open_writer(self) -> ScramSummaryWriter | None:
+        """SCRAM's event writer; None on the workers other than the chief of a multi-worker run."""
+        if not _is_chief(self.model):
+            return None
+        return ScramSummaryWriter(os.path.join(self.log_dir, metadata.RUN_SUBDIR), on_error=self._warn_once)
 
     def _install_probe(self, run: RunInfo) -> None:
         internals = self._install_internals(run)
@@ -314,13 +320,21 @@ class ScramCallback(keras.callbacks.Callback):
             )
 
 
+def _is_chief(model: keras.Model) -> bool:
+    """Whether this process writes: not a worker other than the chief under MultiWorkerMirroredStrategy."""
+    try:
+        return bool(getattr(model.distribute_strategy.extended, "should_checkpoint", True))
+    except Exception:  # another backend, or no strategy: a single process
+        return True
+
+
 def _floats(logs: Mapping | None) -> dict[str, float]:
     """The numeric entries of Keras' logs as floats; anything else is ignored."""
     values = {}
     for key, value in (logs or {}).items():
         try:
             values[str(key)] = float(value)
-        except (TypeError, ValueError):
+        except Exception:  # None, text, tensors of several values, objects whose __float__ fails
             continue
     return values
 
