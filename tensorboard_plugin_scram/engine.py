@@ -36,9 +36,12 @@ class Engine:
     """
 
     def __init__(self, checks: Sequence[Check], on_error: ErrorHook | None = None) -> None:
-        self._checks = list(checks)
+        # Per phase, only the checks that implement its hook: the batch hook runs at every
+        # step, and most checks only look at epochs.
+        self._checks = {phase: [c for c in checks if _implements(c, hook)] for phase, hook in _HOOKS.items()}
         self._on_error = on_error
-        self._open: set[tuple[str, str, str]] = set()
+        # Open episodes: (check id, phase) -> keys of the findings still present.
+        self._open: dict[tuple[str, str], set[str]] = {}
         self.history = History()
 
     def begin(self, run: RunInfo, step: int) -> list[Diagnostic]:
@@ -49,7 +52,8 @@ class Engine:
     def batch(self, obs: BatchObservation) -> list[Diagnostic]:
         """Checks at the end of one training batch."""
         self.history.add_batch(obs)
-        return self._run_hook("batch", obs.step, obs.epoch, lambda c: c.on_batch(obs, self.history))
+        history = self.history
+        return self._run_hook("batch", obs.step, obs.epoch, lambda c: c.on_batch(obs, history))
 
     def epoch(self, obs: EpochObservation) -> list[Diagnostic]:
         """Checks at the end of one epoch."""
@@ -65,13 +69,15 @@ class Engine:
         self, phase: str, step: int, epoch: int | None, call: Callable[[Check], Findings]
     ) -> list[Diagnostic]:
         diagnostics: list[Diagnostic] = []
-        for check in list(self._checks):
+        for check in list(self._checks[phase]):
             try:
                 findings = call(check)
                 if findings is not None:
                     diagnostics += self._open_episodes(check, phase, findings, step, epoch)
             except Exception as error:  # a check must never break training
-                self._checks.remove(check)
+                for checks in self._checks.values():
+                    if check in checks:
+                        checks.remove(check)
                 if self._on_error is not None:
                     self._on_error(f"check '{check.id}'", error)
                 diagnostics += self.internal_error(f"check '{check.id}'", error, step, epoch)
@@ -86,17 +92,24 @@ class Engine:
         epoch: int | None,
     ) -> list[Diagnostic]:
         findings = list(findings)
-        fired = {(check.id, phase, f.key) for f in findings}
+        is_open = self._open.setdefault((check.id, phase), set())
         if phase not in ("begin", "internal"):
             # The condition is gone for keys not fired again: their episodes end.
-            self._open -= {k for k in self._open if k[:2] == (check.id, phase)} - fired
+            is_open &= {f.key for f in findings}
         new = []
         for finding in findings:
-            key = (check.id, phase, finding.key)
-            if key not in self._open:
-                self._open.add(key)
+            if finding.key not in is_open:
+                is_open.add(finding.key)
                 new.append(_diagnostic(check, finding, step, epoch))
         return new
+
+
+_HOOKS = {"begin": "on_train_begin", "batch": "on_batch", "epoch": "on_epoch"}
+
+
+def _implements(check: Check, hook: str) -> bool:
+    """Whether the check's class overrides the base class's no-op hook."""
+    return getattr(type(check), hook) is not getattr(Check, hook)
 
 
 def _diagnostic(check: Check | type[Check], finding: Finding, step: int, epoch: int | None) -> Diagnostic:
