@@ -37,7 +37,8 @@ class CannotOverfitBatch(Check):
     ## Rule
     Fires when the loss after the steps is still at least `max_share` of the loss before,
     and above `floor`, or is not finite. Generators and PyDatasets are not read (that
-    would consume your data), so the test is skipped for them.
+    would consume your data), so the test is skipped for them; a tf.data.Dataset is read
+    once more, which advances a seeded shuffle.
     """
 
     id = "cannot_overfit_batch"

@@ -33,6 +33,8 @@ from tensorboard_plugin_scram.observations import (
 )
 from tensorboard_plugin_scram.summary import ScramSummaryWriter
 
+# Samples of the training data the model internals are measured on.
+_INTERNALS_SAMPLE = 32
 # Every batch of the first epochs' start is sampled: static data problems show at once.
 _ALWAYS_SAMPLED_STEPS = 20
 
@@ -156,7 +158,7 @@ class ScramCallback(keras.callbacks.Callback):
                        batch_size=fit_batch_size(arguments))
         if self.preflight and self._next_step == 0:
             run = dataclasses.replace(run, preflight=self._run_preflight(arguments))
-        self._install_probe(run)
+        self._install_probe(run, self._sample_batch(arguments))
         self._emit(self._engine.begin(run, self._next_step))
 
     @_guarded("epoch start")
@@ -224,10 +226,18 @@ class ScramCallback(keras.callbacks.Callback):
             return None
         return ScramSummaryWriter(os.path.join(self.log_dir, metadata.RUN_SUBDIR), on_error=self._warn_once)
 
-    def _install_probe(self, run: RunInfo) -> None:
-        internals = self._install_internals(run)
+    def _sample_batch(self, arguments: dict) -> tuple | None:
         try:
-            recorders = (internals.record,) if internals is not None else ()
+            return first_batch(arguments, size=_INTERNALS_SAMPLE, datasets=False)
+        except Exception:  # no sample: the internals are then measured inside the train step
+            return None
+
+    def _install_probe(self, run: RunInfo, sample: tuple | None) -> None:
+        internals = self._install_internals(run, sample)
+        try:
+            # With a sample batch the internals are measured outside the train step, which
+            # then stays as small (and as quick to compile) as Keras built it.
+            recorders = (internals.record,) if internals is not None and sample is None else ()
             self._probe = BatchProbe(self.model, run.embedding_inputs, on_error=self._probe_failed,
                                      recorders=recorders)
             self._probe.install()
@@ -235,7 +245,7 @@ class ScramCallback(keras.callbacks.Callback):
             self._probe = None
             self._fail("input statistics", error)
 
-    def _install_internals(self, run: RunInfo) -> InternalsProbe | None:
+    def _install_internals(self, run: RunInfo, sample: tuple | None) -> InternalsProbe | None:
         self._internals = None
         wanted = self.extra_checks or set(_INTERNALS_CHECKS) - set(self.disable)
         if not self.internals_every or not wanted:
@@ -249,7 +259,7 @@ class ScramCallback(keras.callbacks.Callback):
             losses = [getattr(loss, "name", loss) for loss in run.losses]
             probe = InternalsProbe(self.model, losses, on_error=self._internals_failed)
             probe.install()
-            self._internals = InternalsMonitor(probe, InternalsSchedule(self.internals_every))
+            self._internals = InternalsMonitor(probe, InternalsSchedule(self.internals_every), sample)
             return probe
         except Exception as error:
             self._fail("model internals", error)

@@ -73,6 +73,7 @@ class InternalsProbe:
         self._predictions: tf.Variable | None = None
         self._read_done = 0
         self._active = False
+        self._measure_function: Callable | None = None
 
     @property
     def layers(self) -> list[Any]:
@@ -108,6 +109,19 @@ class InternalsProbe:
         rows = self._layer_rows.numpy()
         layers = tuple(_layer_stats(plan, rows[i]) for i, plan in enumerate(self._plans))
         return ModelStats(layers=layers, predictions=_prediction_stats(self._predictions.numpy()))
+
+    def measure_on(self, x: Any, y: Any) -> None:
+        """Measures now, on a sample batch, outside the train step (results go to `read`).
+
+        Used when a batch of the training data is at hand: the train step then stays as
+        Keras built it, and only this small function is traced, once, without XLA.
+        """
+        if not self._active:
+            return
+        if self._measure_function is None:
+            self._measure_function = tf.function(
+                lambda x, y: self._measure(x, y, None), jit_compile=False, reduce_retracing=True)
+        self._measure_function(x, y)
 
     def record(self, data: Any) -> None:
         """Adds the sampled measurement to the train step being traced (graph code)."""

@@ -16,21 +16,28 @@ class InternalsMonitor:
     Args:
         probe: An installed `InternalsProbe`.
         schedule: Which steps to measure.
+        sample: A batch `(x, y)` of the training data. With it, measurements run on that
+            batch in a function of their own, after the step; without it, inside the next
+            train step (the probe's `record` must then be part of the train step).
     """
 
-    def __init__(self, probe: InternalsProbe, schedule: InternalsSchedule) -> None:
+    def __init__(self, probe: InternalsProbe, schedule: InternalsSchedule, sample: tuple | None = None) -> None:
         self._probe = probe
         self._schedule = schedule
+        self._sample = sample
         self._snapshots = WeightSnapshots(probe.layers)
         self._armed = False
 
     def after_step(self, step: int, loss: float | None) -> ModelStats | None:
         """The model's statistics if `step` was measured (else None); arms the next step if due."""
+        if self._armed and self._sample is not None:
+            self._probe.measure_on(*self._sample)
         stats = self._read(step) if self._armed else None
         self._armed = False
         if self._schedule.next_is_due(step, loss):
             self._snapshots.take(step)
-            self._probe.request()
+            if self._sample is None:
+                self._probe.request()
             self._armed = True
         return stats
 

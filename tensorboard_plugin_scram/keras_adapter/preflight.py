@@ -22,16 +22,18 @@ LEARNING_RATE = 1e-2
 STEPS = 50
 
 
-def first_batch(arguments: dict) -> tuple[Any, Any] | None:
-    """A small batch from what the user passed to `fit()`: arrays or a tf.data.Dataset.
+def first_batch(arguments: dict, size: int = BATCH, datasets: bool = True) -> tuple[Any, Any] | None:
+    """The first `size` samples of what the user passed to `fit()`: arrays or a tf.data.Dataset.
 
-    Generators and PyDatasets are not read: taking a batch would consume the user's data.
+    Generators and PyDatasets are never read: taking a batch would consume the user's data.
+    A tf.data.Dataset is read only with `datasets=True`: iterating it once more advances a
+    seeded shuffle, which would change the order training sees afterwards.
     """
     x, y = arguments.get("x"), arguments.get("y")
     if is_arrays(x) and (y is None or is_arrays(y)):
-        return _slice(x), _slice(y)
-    if isinstance(x, tf.data.Dataset):
-        batch = next(iter(x.unbatch().take(BATCH).batch(BATCH)), None)
+        return _slice(x, size), _slice(y, size)
+    if datasets and isinstance(x, tf.data.Dataset):
+        batch = next(iter(x.unbatch().take(size).batch(size)), None)
         if isinstance(batch, tuple) and len(batch) >= 2:
             return batch[0], batch[1]
     return None
@@ -52,14 +54,14 @@ def overfit_one_batch(model: keras.Model, x: Any, y: Any, steps: int = STEPS) ->
     return PreflightResult(samples=_count(x), steps=steps, initial_loss=first, final_loss=last)
 
 
-def _slice(value: Any) -> Any:
+def _slice(value: Any, size: int) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
-        return {k: _slice(v) for k, v in value.items()}
+        return {k: _slice(v, size) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_slice(v) for v in value)
-    return value[:BATCH]
+        return type(value)(_slice(v, size) for v in value)
+    return value[:size]
 
 
 def _scalar(value: Any) -> float:
