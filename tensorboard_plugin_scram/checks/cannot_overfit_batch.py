@@ -12,7 +12,7 @@ from tensorboard_plugin_scram.observations import RunInfo
 class CannotOverfitBatch(Check):
     """## What it does
     With `ScramCallback(log_dir, preflight=True)`, before training SCRAM trains a copy of
-    the model on one small batch (16 samples of the data given to `fit()`) for 50 steps
+    the model on one small batch (16 samples spread over the data given to `fit()`) for 50 steps
     with Adam at 1e-2, and reports when that copy cannot drive the batch's loss near zero.
     Your model, its weights and its optimizer are untouched.
 

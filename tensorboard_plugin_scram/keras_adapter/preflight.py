@@ -23,7 +23,10 @@ STEPS = 50
 
 
 def first_batch(arguments: dict, size: int = BATCH, datasets: bool = True) -> tuple[Any, Any] | None:
-    """The first `size` samples of what the user passed to `fit()`: arrays or a tf.data.Dataset.
+    """`size` samples of what the user passed to `fit()`: arrays or a tf.data.Dataset.
+
+    From arrays they are spread evenly over the data, so data sorted by class still give a
+    sample of every class; from a data set they are its first ones.
 
     Generators and PyDatasets are never read: taking a batch would consume the user's data.
     A tf.data.Dataset is read only with `datasets=True`: iterating it once more advances a
@@ -31,7 +34,9 @@ def first_batch(arguments: dict, size: int = BATCH, datasets: bool = True) -> tu
     """
     x, y = arguments.get("x"), arguments.get("y")
     if is_arrays(x) and (y is None or is_arrays(y)):
-        return _slice(x, size), _slice(y, size)
+        count = len(tf.nest.flatten(x)[0])
+        rows = np.unique(np.linspace(0, count - 1, num=min(size, count)).astype(int))
+        return _take(x, rows), _take(y, rows)
     if datasets and isinstance(x, tf.data.Dataset):
         batch = next(iter(x.unbatch().take(size).batch(size)), None)
         if isinstance(batch, tuple) and len(batch) >= 2:
@@ -54,14 +59,14 @@ def overfit_one_batch(model: keras.Model, x: Any, y: Any, steps: int = STEPS) ->
     return PreflightResult(samples=_count(x), steps=steps, initial_loss=first, final_loss=last)
 
 
-def _slice(value: Any, size: int) -> Any:
+def _take(value: Any, rows: np.ndarray) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
-        return {k: _slice(v, size) for k, v in value.items()}
+        return {k: _take(v, rows) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_slice(v, size) for v in value)
-    return value[:size]
+        return type(value)(_take(v, rows) for v in value)
+    return value[rows]
 
 
 def _scalar(value: Any) -> float:
