@@ -137,6 +137,7 @@ class ScramCallback(keras.callbacks.Callback):
         self._warned = False
         self._next_step = 0
         self._last_sampled = 0
+        self._loss_was_finite = True
         self._epoch_base = 0
         self._epoch = 0
         self._scram_seconds = 0.0
@@ -184,8 +185,10 @@ class ScramCallback(keras.callbacks.Callback):
             self._last_sampled = step
         tensors = self._read_probe() if sampled else None
         model_stats = self._read_internals(step, loss)
-        if model_stats is None and loss is not None and not math.isfinite(loss):
-            model_stats = nonfinite_weights(self.model)  # where the NaN went: once per NaN batch
+        finite = loss is None or math.isfinite(loss)
+        if model_stats is None and not finite and self._loss_was_finite:
+            model_stats = nonfinite_weights(self.model)  # where the NaN went: at its first batch only
+        self._loss_was_finite = finite
         self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors, model_stats)))
         if sampled and self._writer is not None:
             self._writer.write_batch(step, self._epoch, values)
