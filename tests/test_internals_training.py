@@ -50,7 +50,7 @@ def _cnn() -> keras.Model:
 def _functional() -> keras.Model:
     inputs = keras.Input((64,), name="pixels")
     hidden = keras.layers.Dense(32, activation="relu", name="hidden")(inputs)
-    hidden = keras.layers.BatchNormalization()(hidden)
+    hidden = keras.layers.BatchNormalization(name="batch_normalization")(hidden)
     hidden = keras.layers.Dropout(0.2)(hidden)
     return keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="out")(hidden))
 

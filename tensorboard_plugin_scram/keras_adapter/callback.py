@@ -176,16 +176,12 @@ class ScramCallback(keras.callbacks.Callback):
         self._next_step = step + 1
         values = _floats(logs)
         loss = values.get("loss")
-        sampled = (
-            step < _ALWAYS_SAMPLED_STEPS
-            or step - self._last_sampled >= self.sample_every
-            or (loss is not None and not math.isfinite(loss))
-        )
+        finite = loss is None or math.isfinite(loss)
+        sampled = step < _ALWAYS_SAMPLED_STEPS or step - self._last_sampled >= self.sample_every or not finite
         if sampled:
             self._last_sampled = step
         tensors = self._read_probe() if sampled else None
         model_stats = self._read_internals(step, loss)
-        finite = loss is None or math.isfinite(loss)
         if model_stats is None and not finite and self._loss_was_finite:
             model_stats = nonfinite_weights(self.model)  # where the NaN went: at its first batch only
         self._loss_was_finite = finite
