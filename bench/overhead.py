@@ -3,6 +3,11 @@
 Side by side in one process, interleaved (each repeat runs every configuration, in a
 rotated order), on a small CNN and on an MLP. Each fit builds a fresh model, so graph
 tracing is part of the total; "steady" time excludes the first epoch (tracing, warm-up).
+
+Ratios are paired: each repeat's time of a configuration over plain fit()'s time in the
+same repeat, then the median over repeats. Neighbouring fits share the machine's load of
+the moment, so on a shared machine this is much steadier than a ratio of medians; the
+quartiles of the paired ratios are reported beside it.
 """
 
 from __future__ import annotations
@@ -96,23 +101,22 @@ def measure(workload: Workload, repeats: int, epochs: int) -> dict[str, dict[str
 
 
 def summarize(times: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
-    """Medians and ratios against plain fit() for each configuration."""
-    medians = {n: {k: statistics.median(v) for k, v in t.items()} for n, t in times.items()}
-    plain = medians["plain"]
-    return {
-        name: {
-            "median_total_s": m["total"],
-            "median_steady_s": m["steady"],
-            "ratio_total": m["total"] / plain["total"],
-            "ratio_steady": m["steady"] / plain["steady"],
-        }
-        for name, m in medians.items()
-    }
+    """Medians, and paired ratios against plain fit() (median and quartiles over repeats)."""
+    plain = times["plain"]
+    summary = {}
+    for name, t in times.items():
+        row = {"median_total_s": statistics.median(t["total"]), "median_steady_s": statistics.median(t["steady"])}
+        for kind in ("total", "steady"):
+            ratios = [mine / base for mine, base in zip(t[kind], plain[kind])]
+            q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+            row.update({f"ratio_{kind}": statistics.median(ratios), f"ratio_{kind}_q1": q1, f"ratio_{kind}_q3": q3})
+        summary[name] = row
+    return summary
 
 
 def run(quick: bool = False, progress: Callable[[str], None] = print) -> dict:
     """The whole overhead benchmark as a JSON-ready dict."""
-    repeats, epochs = (3, 2) if quick else (7, 4)
+    repeats, epochs = (3, 2) if quick else (11, 4)
     started = time.perf_counter()
     results = []
     for workload in workloads(quick):

@@ -92,18 +92,25 @@ def _target_cell(target: dict) -> str:
 
 
 def overhead_section(overhead: dict) -> str:
-    """Per workload: median times and ratios against plain fit()."""
+    """Per workload: median times and paired ratios against plain fit()."""
     parts = ["## Overhead", "",
-             f"Median of {overhead['repeats']} interleaved repeats of {overhead['epochs']}-epoch fits, each on a "
+             f"{overhead['repeats']} interleaved repeats of {overhead['epochs']}-epoch fits, each on a "
              "fresh model (so graph tracing counts in the total); 'steady' leaves out the first epoch. "
-             f"Ratios are against plain fit() in the same process ({overhead['seconds']:.0f} s in all)."]
+             "Ratios are paired: each repeat's time over plain fit()'s in the same repeat, median over repeats "
+             f"(quartiles in brackets) ({overhead['seconds']:.0f} s in all)."]
     for w in overhead["workloads"]:
         parts += ["", f"### {w['workload']}: {w['description']}, {w['steps_per_fit']} steps per fit", ""]
         parts += [table(["configuration", "median total (s)", "ratio total", "median steady (s)", "ratio steady"], [
-            [name, f"{c['median_total_s']:.2f}", f"{c['ratio_total']:.3f}", f"{c['median_steady_s']:.2f}",
-             f"{c['ratio_steady']:.3f}"] for name, c in w["configs"].items()
+            [name, f"{c['median_total_s']:.2f}", _ratio(c, "total"), f"{c['median_steady_s']:.2f}",
+             _ratio(c, "steady")] for name, c in w["configs"].items()
         ])]
     return "\n".join(parts)
+
+
+def _ratio(config: dict, kind: str) -> str:
+    low, high = config.get(f"ratio_{kind}_q1"), config.get(f"ratio_{kind}_q3")
+    spread = f" ({low:.2f}–{high:.2f})" if low is not None and high is not None else ""
+    return f"{config[f'ratio_{kind}']:.3f}{spread}"
 
 
 def scale_section(scale: dict) -> str:

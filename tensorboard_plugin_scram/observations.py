@@ -39,6 +39,8 @@ class TensorStats:
         feature_std: Mean over features of the per-feature batch standard deviation.
         integral: Whether every value is a whole number.
         feeds_embedding: Whether the tensor is integer token ids feeding an Embedding.
+        class_counts: For labels (class ids, or one-hot rows): samples of the batch per
+            class, for classes 0..63 (trailing zeros dropped); empty otherwise.
     """
 
     name: str
@@ -54,6 +56,7 @@ class TensorStats:
     feature_std: float
     integral: bool
     feeds_embedding: bool = False
+    class_counts: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,10 +10,8 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-import numpy as np
-from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
-from tensorboard.util import tensor_util
 
 from tensorboard_plugin_scram import metadata, payload
 from tensorboard_plugin_scram.diagnostic import Diagnostic
@@ -35,8 +33,9 @@ class ScramSummaryWriter:
     Faults: with `on_error`, the writer never raises. A failing directory or file (read-only,
     full disk) is reported to `on_error`, the records meanwhile are dropped, and a new file
     is tried after `retry_secs`. An event file deleted while open (the log_dir removed
-    mid-run) is noticed at the next write, reported, and replaced by a new one. Without
-    `on_error`, failures raise.
+    mid-run) is noticed at the next write of an epoch or diagnostic record (not of the
+    frequent batch records, to keep them cheap), reported, and replaced by a new one.
+    Without `on_error`, failures raise.
 
     Args:
         run_dir: The run directory, created if missing.
@@ -56,6 +55,7 @@ class ScramSummaryWriter:
         self._writer: EventFileWriter | None = None
         self._file: str | None = None
         self._last_step: dict[str, int] = {}
+        self._metadata: dict[str, summary_pb2.SummaryMetadata] = {}
 
     def write_diagnostics(self, step: int, diagnostics: Iterable[Diagnostic], flush: bool = True) -> None:
         """Writes one record holding these diagnostics (nothing if there are none)."""
@@ -87,16 +87,14 @@ class ScramSummaryWriter:
     def _write(self, tag: str, step: int, text: str) -> None:
         step = max(step, self._last_step.get(tag, -1) + 1)
         self._last_step[tag] = step
-        value = summary_pb2.Summary.Value(
-            tag=tag,
-            metadata=metadata.create_summary_metadata(tag),
-            tensor=tensor_util.make_tensor_proto(np.array(text.encode("utf-8"), dtype=object)),
-        )
+        if tag not in self._metadata:
+            self._metadata[tag] = metadata.create_summary_metadata(tag)
+        value = summary_pb2.Summary.Value(tag=tag, metadata=self._metadata[tag], tensor=_string_scalar(text))
         event = event_pb2.Event(wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[value]))
-        self._guard(lambda: self._open().add_event(event))
+        self._guard(lambda: self._open(verify=tag != metadata.BATCH_TAG).add_event(event))
 
-    def _open(self) -> EventFileWriter:
-        if self._writer is not None and self._file is not None and not os.path.exists(self._file):
+    def _open(self, verify: bool = True) -> EventFileWriter:
+        if verify and self._writer is not None and self._file is not None and not os.path.exists(self._file):
             deleted, self._writer = self._writer, None  # what it holds now goes nowhere
             _close_quietly(deleted)
             self._report(FileNotFoundError(f"the event file {self._file} was deleted; SCRAM goes on in a new one"))
@@ -137,3 +135,9 @@ def _close_quietly(writer: EventFileWriter | None) -> None:
         writer.close()
     except Exception:
         pass
+
+
+def _string_scalar(text: str) -> tensor_pb2.TensorProto:
+    """A scalar string tensor (what `tf.constant(text)` would store)."""
+    return tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, tensor_shape=tensor_shape_pb2.TensorShapeProto(),
+                                  string_val=[text.encode("utf-8")])

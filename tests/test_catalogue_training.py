@@ -65,6 +65,13 @@ def imbalanced_binary(log_dir):
     compile_fit(S.mlp(30, (16,), 1, activation="sigmoid"), x[keep], y[keep], log_dir, loss="binary_crossentropy")
 
 
+def imbalanced_multiclass(log_dir):
+    x, y = S.digits()
+    keep = np.concatenate([np.flatnonzero(y == 3), np.flatnonzero(y != 3)[:12]])  # 94% class 3 of 10
+    y_one_hot = keras.utils.to_categorical(y[keep], 10)
+    compile_fit(S.mlp(64, (16,), 10), x[keep], y_one_hot, log_dir, loss="categorical_crossentropy")
+
+
 def diverging(log_dir):
     x, y = S.digits()
     compile_fit(S.mlp(64, (32,), 10), x, y, log_dir, optimizer=keras.optimizers.Adam(learning_rate=1e10), epochs=1)
@@ -109,6 +116,7 @@ CASES = {
     memory_threshold_lowered: ({"batch_memory_risk"}, 0),
     nan_in_data: ({"input_contains_nan"}, 1),
     imbalanced_binary: ({"class_imbalance"}, 40),
+    imbalanced_multiclass: ({"class_imbalance"}, 40),
     diverging: ({"loss_diverging"}, 10),
     random_labels: ({"accuracy_at_chance", "loss_not_decreasing"}, 400),
     sorted_validation_split: ({"train_val_mismatch"}, 200),

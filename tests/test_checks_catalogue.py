@@ -190,21 +190,31 @@ def test_input_contains_nan_names_the_tensor_and_counts():
     assert batches(InputContainsNan(), [BatchObservation(4, 0, {}, (stats(0, 1, 0.5, 0.3),))]) == [[]]
 
 
-def binary_batch(positive_share: float) -> BatchObservation:
+def label_counts_batch(counts: tuple[int, ...]) -> BatchObservation:
     x = stats(0, 1, 0.5, 0.3, count=32 * 64)
-    y = stats(0, 1, positive_share, 0.3, name="y", role="target", count=32, integral=True)
+    y = stats(0, len(counts) - 1, 0.5, 0.3, name="y", role="target", count=sum(counts), integral=True,
+              class_counts=counts)
     return BatchObservation(0, 0, {}, (x, y))
 
 
 def test_class_imbalance_fires_after_enough_labels():
-    results = batches(ClassImbalance(), [binary_batch(0.03)] * 20)
+    results = batches(ClassImbalance(), [label_counts_batch((31, 1))] * 20)
     assert results[14] is None and results[15] and "97%" in results[15][0].explanation
+    assert results[15][0].evidence["majority_class"] == 0
 
 
-def test_class_imbalance_quiet_on_mild_imbalance_and_one_hot_labels():
-    assert not any(batches(ClassImbalance(), [binary_batch(0.2)] * 20))
-    one_hot = x_and_y(0, 1, y_count=320)  # mean 0.5 here, but one-hot labels are not binary labels
-    assert batches(ClassImbalance(), [one_hot] * 20) == [None] * 20
+def test_class_imbalance_counts_many_classes():
+    skewed = label_counts_batch((1, 0, 0, 29, 1, 1))  # 91% class 3 of 6
+    [finding] = batches(ClassImbalance(), [skewed] * 20)[-1]
+    assert finding.evidence["majority_class"] == 3 and finding.evidence["classes_seen"] == 4
+    assert "class 3" in finding.explanation
+
+
+def test_class_imbalance_quiet_on_mild_imbalance_and_without_class_counts():
+    assert not any(batches(ClassImbalance(), [label_counts_batch((26, 6))] * 20))  # 81%
+    assert not any(batches(ClassImbalance(), [label_counts_batch((4,) * 8)] * 20))
+    regression = x_and_y(0, 1, y_count=320)  # no class counts: not class labels
+    assert batches(ClassImbalance(), [regression] * 20) == [None] * 20
 
 
 def label_batch(value: float | None) -> BatchObservation:
@@ -315,7 +325,9 @@ def test_accuracy_at_chance_for_ten_classes():
 def test_accuracy_at_chance_uses_the_majority_share_for_binary_labels():
     run = run_info(1, "sigmoid", LossInfo("binary_crossentropy"))
     history = History(run)
-    history.add_batch(binary_batch(0.9))
+    x = stats(0, 1, 0.5, 0.3, count=32 * 64)
+    y = stats(0, 1, 0.9, 0.3, name="y", role="target", count=32, integral=True, class_counts=(3, 29))
+    history.add_batch(BatchObservation(0, 0, {}, (x, y)))
     rows = [{"loss": 0.3, "accuracy": 0.9}] * 3
     assert epochs(AccuracyAtChance(), rows, history=history)[-1]
     assert not epochs(AccuracyAtChance(), [{"loss": 0.3, "accuracy": 0.97}] * 3, history=History(run))[-1]

@@ -287,7 +287,7 @@ def test_nice_number(value, nice):
 
 
 def test_schedule_first_then_every_then_sooner_when_loss_rises():
-    schedule = InternalsSchedule(every=50, first=5)
+    schedule = InternalsSchedule(every=50, first=5, confirm=0, budget=0.05)
     due = []
     for step in range(0, 120):
         loss = 1.0 if step < 100 else 5.0
@@ -297,8 +297,25 @@ def test_schedule_first_then_every_then_sooner_when_loss_rises():
     assert due[:4] == [5, 55, 101, 106]
 
 
+def test_schedule_confirms_early_then_spaces_by_cost():
+    schedule = InternalsSchedule(every=50, first=5, confirm=20, budget=0.01)
+    due = []
+    for step in range(0, 400):
+        if schedule.next_is_due(step, 1.0):
+            due.append(step + 1)
+            schedule.sampled(step + 1)
+            schedule.cost(1.5)  # each measurement takes 1.5 steps' time: 150 steps apart for a 1% budget
+    assert due[:4] == [5, 20, 170, 320]
+    cheap = InternalsSchedule(every=50, budget=0.01)
+    cheap.cost(0.2)
+    assert cheap.interval == 50
+    costly = InternalsSchedule(every=50, budget=0.01)
+    costly.cost(100.0)
+    assert costly.interval == 500, "never more than max_every apart"
+
+
 def test_schedule_follows_steps_per_execution_and_alarms_early():
-    schedule = InternalsSchedule(every=50, first=5)
+    schedule = InternalsSchedule(every=50, first=5, confirm=0, budget=0.05)
     due = [s + 4 for s in range(3, 200, 4) if schedule.next_is_due(s, 1.0) and schedule.sampled(s + 4) is None]
     assert due[:2] == [11, 63]
     early = InternalsSchedule(every=50, first=5)

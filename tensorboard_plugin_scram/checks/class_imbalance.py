@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from tensorboard_plugin_scram.checks import _batch
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.observations import BatchObservation, TensorStats
+from tensorboard_plugin_scram.observations import BatchObservation
 
 
 class ClassImbalance(Check):
     """## What it does
-    Watches the labels of sampled batches and reports when one class makes up most of
-    them (for binary 0/1 labels).
+    Counts the labels of sampled batches (class ids or one-hot rows, binary or
+    multi-class) and reports when one class makes up most of them.
 
     ## Why is this bad?
     A model that always predicts the majority class then scores a high accuracy while
@@ -34,8 +33,10 @@ class ClassImbalance(Check):
     ## Rule
     Once `min_labels` labels have been seen, fires when the most common class's share is
     at least `majority_share`. The 0.9 default follows SageMaker Debugger's imbalance
-    rule (largest/smallest > 10) in spirit while staying quiet on mild imbalance.
-    Multi-class labels are not covered yet (their per-class counts are not collected).
+    rule (largest/smallest > 10) in spirit while staying quiet on mild imbalance; with
+    many classes a 90% majority is an even stronger skew. Labels are counted for class
+    ids 0..63 (and one-hot rows of up to 64 columns); soft or multi-hot labels are not
+    class labels and are not counted.
     """
 
     id = "class_imbalance"
@@ -46,26 +47,23 @@ class ClassImbalance(Check):
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)
-        self._positives = 0.0
-        self._labels = 0
+        self._counts: list[int] = []
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
-        batch = _batch.batch_size(history.run, obs.tensors or ())
-        labels = [t for t in obs.tensors or () if _binary_labels(t) and _batch.per_sample(t, batch) == 1]
-        if not labels:
+        labels = next((t for t in obs.tensors or () if t.role == "target" and t.class_counts), None)
+        if labels is None:
             return None
-        self._positives += labels[0].mean * labels[0].count
-        self._labels += labels[0].count
-        if self._labels < self.threshold("min_labels"):
+        self._add(labels.class_counts)
+        seen = sum(self._counts)
+        if seen < self.threshold("min_labels"):
             return None
-        positive = self._positives / self._labels
-        majority = max(positive, 1 - positive)
+        major_class = max(range(len(self._counts)), key=self._counts.__getitem__)
+        majority = self._counts[major_class] / seen
         if majority < self.threshold("majority_share"):
             return []
-        major_class = 1 if positive >= 0.5 else 0
         return [Finding(
             title=self.title,
-            explanation=(f"{majority:.0%} of the {self._labels} labels seen so far are class {major_class}. "
+            explanation=(f"{majority:.0%} of the {seen} labels seen so far are class {major_class}. "
                          f"A model that always answers {major_class} would score {majority:.0%} accuracy, so "
                          "accuracy is likely misleading here."),
             suggestion="Weight the rare class more (class_weight), resample the data, and judge the model by "
@@ -74,12 +72,15 @@ class ClassImbalance(Check):
                      "class_weight = {c: len(y_train) / (len(counts) * n) for c, n in enumerate(counts)}\n"
                      "model.compile(..., metrics=[\"accuracy\", keras.metrics.Precision(), keras.metrics.Recall()])\n"
                      "model.fit(x_train, y_train, class_weight=class_weight, ...)"),
-            evidence={"majority_class": major_class, "majority_share": majority, "labels_seen": self._labels,
+            evidence={"majority_class": major_class, "majority_share": majority, "labels_seen": seen,
+                      "classes_seen": sum(1 for c in self._counts if c),
                       "threshold": self.threshold("majority_share")},
-            key=labels[0].name,
+            key=labels.name,
             location=history.run.fit_location,
         )]
 
-
-def _binary_labels(t: TensorStats) -> bool:
-    return t.role == "target" and t.integral and t.min >= 0 and t.max <= 1 and t.count > 0
+    def _add(self, counts: tuple[int, ...]) -> None:
+        if len(counts) > len(self._counts):
+            self._counts.extend([0] * (len(counts) - len(self._counts)))
+        for label, count in enumerate(counts):
+            self._counts[label] += count

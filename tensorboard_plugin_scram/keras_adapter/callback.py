@@ -22,7 +22,7 @@ from tensorboard_plugin_scram.keras_adapter.model_info import describe, nonfinit
 from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
 from tensorboard_plugin_scram.keras_adapter.preflight import first_batch, overfit_one_batch
 from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe
-from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule
+from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StatsSchedule
 from tensorboard_plugin_scram.keras_adapter.source import fit_arguments, fit_batch_size, locations
 from tensorboard_plugin_scram.observations import (
     BatchObservation,
@@ -35,8 +35,6 @@ from tensorboard_plugin_scram.summary import ScramSummaryWriter
 
 # Samples of the training data the model internals are measured on.
 _INTERNALS_SAMPLE = 32
-# Every batch of the first epochs' start is sampled: static data problems show at once.
-_ALWAYS_SAMPLED_STEPS = 20
 
 # The checks that read `BatchObservation.model`; without any of them the model is not probed.
 _INTERNALS_CHECKS = frozenset({
@@ -85,12 +83,14 @@ class ScramCallback(keras.callbacks.Callback):
             thresholds and their defaults.
         extra_checks: Your own `tensorboard_plugin_scram.checks.Check` instances.
         sample_every: Input statistics and the fine-grained loss curve are read every
-            `sample_every` batches (and at every one of the first 20), which keeps
-            SCRAM's cost per batch small. NaN/Inf in the data is counted on every batch.
+            `sample_every` batches (and at every one of the first 20); the train step
+            computes the statistics only on those batches, which keeps SCRAM's cost per
+            batch small. A batch holding NaN or Inf is always caught, sampled or not.
         internals_every: Gradients, activations, weight updates and predictions are
-            measured (one extra forward and backward pass) at step 5, then every
-            `internals_every` steps, more often while the loss looks wrong. 0 switches
-            this off.
+            measured (one extra forward and backward pass on a small sample) at steps 5
+            and 20, then at least `internals_every` steps apart: further apart when a
+            measurement costs more than 1% of the training time, more often while the
+            loss looks wrong. 0 switches this off.
         preflight: Before training, train a copy of the model on 16 samples of the data
             given to `fit()` for 50 steps, and report (`cannot_overfit_batch`) when it
             cannot drive their loss near zero: a sign of a bug in the wiring, loss or
@@ -136,7 +136,7 @@ class ScramCallback(keras.callbacks.Callback):
         self._internals: InternalsMonitor | None = None
         self._warned = False
         self._next_step = 0
-        self._last_sampled = 0
+        self._stats_schedule = StatsSchedule(self.sample_every)
         self._loss_was_finite = True
         self._epoch_base = 0
         self._epoch = 0
@@ -177,10 +177,12 @@ class ScramCallback(keras.callbacks.Callback):
         values = _floats(logs)
         loss = values.get("loss")
         finite = loss is None or math.isfinite(loss)
-        sampled = step < _ALWAYS_SAMPLED_STEPS or step - self._last_sampled >= self.sample_every or not finite
+        sampled = self._stats_schedule.due(step) or not finite
         if sampled:
-            self._last_sampled = step
+            self._stats_schedule.taken(step)
         tensors = self._read_probe() if sampled else None
+        if self._probe is not None:
+            self._probe.request(self._stats_schedule.next_is_due(step))
         model_stats = self._read_internals(step, loss)
         if model_stats is None and not finite and self._loss_was_finite:
             model_stats = nonfinite_weights(self.model)  # where the NaN went: at its first batch only

@@ -160,7 +160,7 @@ class InternalsProbe:
             rows.append(_layer_row(plan, output, grads[start:start + count]))
             start += count
         if rows:
-            self._layer_rows.assign(tf.stack(rows))
+            self._layer_rows.assign(tf.cast(tf.stack(rows), tf.float32))
         self._predictions.assign(self._prediction_row(y_pred))
         self._flag.assign(False)
         self._done.assign_add(1)
@@ -273,35 +273,41 @@ def _compute_loss(model: keras.Model, x: Any, y: Any, y_pred: Any, sample_weight
 
 
 def _layer_row(plan: _LayerPlan, output: tf.Tensor | None, grads: Sequence[tf.Tensor | None]) -> tf.Tensor:
-    weights = [tf.cast(v.value, tf.float32) for v in plan.variables]
-    grads = [tf.cast(g, tf.float32) for g in grads if g is not None]
-    missing = tf.constant(_NOT_MEASURED)
-    weight_norm = _norm(weights) if weights else missing
-    grad_norm = (_norm(grads) if grads else tf.constant(0.0)) if weights else missing
-    nonfinite_weights = _any_nonfinite(weights) if weights else tf.constant(0.0)
+    # Norms in float64: a float32 tensor's sum of squares cannot overflow there, so a
+    # non-finite norm means exactly a NaN or Inf inside (and the trace stays short: this
+    # runs once per layer, and every op costs tracing time).
+    missing = tf.constant(_NOT_MEASURED, tf.float64)
+    zero = tf.constant(0.0, tf.float64)
+    weight_norm = _norm([v.value for v in plan.variables])
+    present = [g for g in grads if g is not None]
+    if weight_norm is None:
+        weight_norm, grad_norm, nonfinite_weights = missing, missing, zero
+    else:
+        grad_norm = _norm(present) if present else zero
+        nonfinite_weights = tf.cast(tf.logical_not(tf.math.is_finite(weight_norm)), tf.float64)
     if output is None:
-        return tf.stack([weight_norm, grad_norm, missing, missing, tf.constant(0.0), nonfinite_weights])
+        return tf.stack([weight_norm, grad_norm, missing, missing, zero, nonfinite_weights])
     out = tf.cast(output, tf.float32)
+    nonfinite_output = tf.logical_not(tf.math.is_finite(tf.reduce_sum(tf.cast(out, tf.float64))))
     return tf.stack([weight_norm, grad_norm, _dead_fraction(plan, out), _saturated_fraction(plan, out),
-                     _any_nonfinite([out]), nonfinite_weights])
+                     tf.cast(nonfinite_output, tf.float64), nonfinite_weights])
 
 
-def _norm(tensors: list[tf.Tensor]) -> tf.Tensor:
-    return tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(t)) for t in tensors]))
-
-
-def _any_nonfinite(tensors: list[tf.Tensor]) -> tf.Tensor:
-    flags = [tf.reduce_any(tf.logical_not(tf.math.is_finite(t))) for t in tensors]
-    return tf.cast(tf.reduce_any(tf.stack(flags)), tf.float32)
+def _norm(tensors: Sequence[tf.Tensor]) -> tf.Tensor | None:
+    """The Euclidean norm of several tensors together, in float64 (None for no tensors)."""
+    norms = [tf.math.reduce_euclidean_norm(tf.cast(t, tf.float64)) for t in tensors]
+    if len(norms) > 1:
+        return tf.math.reduce_euclidean_norm(tf.stack(norms))
+    return norms[0] if norms else None
 
 
 def _dead_fraction(plan: _LayerPlan, out: tf.Tensor) -> tf.Tensor:
     """Share of units (last axis: Dense units, Conv filters) <= 0 for every sample and position."""
     if plan.activation not in _RELU_LIKE or out.shape.rank is None or out.shape.rank < 2:
-        return tf.constant(_NOT_MEASURED)
+        return tf.constant(_NOT_MEASURED, tf.float64)
     units = tf.reshape(out, [-1, tf.shape(out)[-1]])
     alive = tf.reduce_any(units > 0.0, axis=0)
-    return 1.0 - tf.reduce_mean(tf.cast(alive, tf.float32))
+    return 1.0 - tf.reduce_mean(tf.cast(alive, tf.float64))
 
 
 def _saturated_fraction(plan: _LayerPlan, out: tf.Tensor) -> tf.Tensor:
@@ -312,12 +318,12 @@ def _saturated_fraction(plan: _LayerPlan, out: tf.Tensor) -> tf.Tensor:
     """
     margin = _SATURATION_MARGIN.get(plan.activation or "")
     if margin is None or plan.is_output:
-        return tf.constant(_NOT_MEASURED)
+        return tf.constant(_NOT_MEASURED, tf.float64)
     if plan.activation == "tanh":
         pinned = tf.abs(out) > 1.0 - margin
     else:
         pinned = tf.logical_or(out < margin, out > 1.0 - margin)
-    return tf.reduce_mean(tf.cast(pinned, tf.float32))
+    return tf.reduce_mean(tf.cast(pinned, tf.float64))
 
 
 # -- reading (eager) -----------------------------------------------------------------

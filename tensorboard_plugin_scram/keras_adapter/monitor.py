@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
 from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule
@@ -27,11 +28,15 @@ class InternalsMonitor:
         self._sample = sample
         self._snapshots = WeightSnapshots(probe.layers)
         self._armed = False
+        self._measured_on_sample = 0
+        self._last_call: float | None = None
+        self._step_seconds: float | None = None
 
     def after_step(self, step: int, loss: float | None) -> ModelStats | None:
         """The model's statistics if `step` was measured (else None); arms the next step if due."""
+        self._time_step()
         if self._armed and self._sample is not None:
-            self._probe.measure_on(*self._sample)
+            self._measure_on_sample()
         stats = self._read(step) if self._armed else None
         self._armed = False
         if self._schedule.next_is_due(step, loss):
@@ -40,6 +45,24 @@ class InternalsMonitor:
                 self._probe.request()
             self._armed = True
         return stats
+
+    def _time_step(self) -> None:
+        """A running typical step time, from the steps without a measurement."""
+        now = time.perf_counter()
+        if self._last_call is not None and not self._armed:
+            seconds = now - self._last_call
+            self._step_seconds = seconds if self._step_seconds is None else 0.9 * self._step_seconds + 0.1 * seconds
+        self._last_call = now
+
+    def _measure_on_sample(self) -> None:
+        started = time.perf_counter()
+        self._probe.measure_on(*self._sample)
+        seconds = time.perf_counter() - started
+        self._measured_on_sample += 1
+        # The first call includes tracing, a one-off cost that says nothing about the next.
+        if self._measured_on_sample > 1 and self._step_seconds:
+            self._schedule.cost(seconds / self._step_seconds)
+        self._last_call = time.perf_counter()  # the measurement is not part of the next step's time
 
     def _read(self, step: int) -> ModelStats | None:
         stats = self._probe.read()

@@ -3,13 +3,18 @@
 Keras 3 callbacks receive no data. This module wraps the model's `train_step` so that,
 inside the compiled step, a few reductions per input and target tensor are written into
 a small `tf.Variable`. The callback reads that variable (a few hundred bytes) on the
-batches it samples; whole batches never leave the device. A second variable accumulates
-NaN/Inf counts over every batch, so sampling misses none. Extra keys in `logs` would
+batches it samples; whole batches never leave the device. Extra keys in `logs` would
 also work but leak into History, the progress bar and Keras' TensorBoard.
+
+The statistics are computed only on the steps the callback asks for (a boolean
+variable read inside the step), so an unsampled step pays for one sum per floating
+input: if that sum is not finite, the batch may hold a NaN or Inf, and the statistics
+are computed anyway. NaN/Inf counts therefore cover every batch, sampled or not.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,10 +26,18 @@ from tensorboard_plugin_scram.observations import TensorStats
 
 MAX_TENSORS = 16
 _COLUMNS = ("count", "nonfinite", "min", "max", "mean", "std", "feature_mean_abs", "feature_std", "integral")
+# Class counts are kept for label ids 0..MAX_CLASSES-1 (or that many one-hot columns).
+MAX_CLASSES = 64
+# One variable holds everything the callback reads, so a read is one device-to-host copy:
+# a row per tensor (its statistics, its NaN/Inf total, its class counts) and a last row
+# whose first cell counts the steps that computed statistics (float64: exact for 2**53).
+_TOTAL = len(_COLUMNS)
+_CLASSES = _TOTAL + 1
+_WIDTH = _CLASSES + MAX_CLASSES
 
 
 class BatchProbe:
-    """Statistics of the inputs and targets of the batch last trained on.
+    """Statistics of the inputs and targets of the batches the callback asks for.
 
     Args:
         model: The Keras model being trained (TensorFlow backend).
@@ -46,15 +59,21 @@ class BatchProbe:
         self._names: list[tuple[str, str]] = []
         self._had_own_train_step = False
         self._own_train_step: Any = None
-        self._stats: tf.Variable | None = None
-        self._totals: tf.Variable | None = None
+        self._table: tf.Variable | None = None
+        self._wanted: tf.Variable | None = None
+        self._requested = True
+        self._runs_read = 0.0
+        self._statistics: dict[tuple[str, ...], Callable] = {}
+        # Inside a tf.cond, replicas could not merge their writes: with several replicas
+        # the statistics are computed on every step instead.
+        self._conditional = getattr(model.distribute_strategy, "num_replicas_in_sync", 1) <= 1
 
     def install(self) -> None:
         """Wraps `model.train_step` and rebuilds the train function around it."""
         model = self._model
         with model.distribute_strategy.scope():
-            self._stats = _probe_variable("scram_batch_stats", [MAX_TENSORS, len(_COLUMNS)])
-            self._totals = _probe_variable("scram_nonfinite_totals", [MAX_TENSORS])
+            self._table = _probe_variable("scram_batch_stats", tf.zeros([MAX_TENSORS + 1, _WIDTH], tf.float64))
+            self._wanted = _probe_variable("scram_stats_wanted", tf.constant(self._requested))
         self._had_own_train_step = "train_step" in vars(model)
         self._own_train_step = vars(model).get("train_step")
         original = model.train_step
@@ -78,30 +97,41 @@ class BatchProbe:
             vars(model).pop("train_step", None)
         model.train_function = None
 
-    def read(self) -> tuple[TensorStats, ...]:
-        """The last recorded batch's statistics (empty before the first batch)."""
-        if self._stats is None or not self._names:
-            return ()
-        rows = self._stats.numpy()
-        totals = self._totals.numpy()
-        return tuple(
-            self._tensor_stats(name, role, rows[i], totals[i]) for i, (name, role) in enumerate(self._names)
-        )
+    def request(self, wanted: bool) -> None:
+        """Whether the next steps compute their statistics (batches with NaN/Inf always do)."""
+        if self._wanted is not None and wanted != self._requested:
+            self._wanted.assign(tf.constant(wanted), read_value=False)
+            self._requested = wanted
 
-    def _tensor_stats(self, name: str, role: str, row: np.ndarray, total: float) -> TensorStats:
-        values = dict(zip(_COLUMNS, row.tolist()))
+    def read(self) -> tuple[TensorStats, ...] | None:
+        """The statistics of the last batch they were computed for since the last read, else None."""
+        if self._table is None or not self._names:
+            return None
+        table = self._table.numpy()
+        runs = float(table[MAX_TENSORS, 0])
+        if runs == self._runs_read:
+            return None
+        self._runs_read = runs
+        return tuple(self._tensor_stats(name, role, table[i]) for i, (name, role) in enumerate(self._names))
+
+    def _tensor_stats(self, name: str, role: str, row: np.ndarray) -> TensorStats:
+        values = dict(zip(_COLUMNS, row[:_TOTAL].tolist()))
         integral = bool(values.pop("integral"))
         token_ids = role == "input" and integral and (
             "*" in self._embedding_inputs or name in self._embedding_inputs
         )
+        counts = [int(c) for c in row[_CLASSES:].tolist()]
+        while counts and not counts[-1]:
+            counts.pop()
         return TensorStats(
             name=name,
             role=role,
             count=int(values.pop("count")),
             nonfinite=int(values.pop("nonfinite")),
-            nonfinite_total=int(total),
+            nonfinite_total=int(row[_TOTAL]),
             integral=integral,
             feeds_embedding=token_ids,
+            class_counts=tuple(counts),
             **values,
         )
 
@@ -113,20 +143,36 @@ class BatchProbe:
             named = [(n, role, t) for n, role, t in named if _is_numeric(t)][:MAX_TENSORS]
             if not named:
                 return
-            rows = tf.stack([_batch_stats(t) for _, _, t in named])
-            padded = tf.pad(rows, [[0, MAX_TENSORS - len(named)], [0, 0]])
-            self._stats.assign(padded)
-            self._totals.assign_add(padded[:, 1])
+            tensors = [(role, t) for _, role, t in named]
+            if self._conditional:
+                due = tf.logical_or(self._wanted, _may_be_nonfinite([t for _, t in tensors]))
+                tf.cond(due, lambda: self._store(tensors), lambda: tf.constant(False))
+            else:
+                self._store(tensors)
             self._names = [(n, role) for n, role, _ in named]
         except Exception as error:  # never let statistics break the user's train step
             self._names = []
             if self._on_error is not None:
                 self._on_error(error)
 
+    def _store(self, tensors: list[tuple[str, tf.Tensor]]) -> tf.Tensor:
+        count = len(tensors)
+        roles = tuple(role for role, _ in tensors)
+        if roles not in self._statistics:
+            # A function of its own: Keras traces the train step twice, this only once.
+            self._statistics[roles] = tf.function(functools.partial(_statistics, roles), autograph=False)
+        stats, classes = self._statistics[roles]([t for _, t in tensors])
+        old = self._table.read_value()
+        totals = old[:count, _TOTAL] + stats[:, 1]
+        rows = tf.concat([stats, totals[:, None], classes], axis=1)
+        runs = tf.pad(old[MAX_TENSORS:, :1] + 1.0, [[0, 0], [0, _WIDTH - 1]])
+        self._table.assign(tf.concat([tf.pad(rows, [[0, MAX_TENSORS - count], [0, 0]]), runs], axis=0))
+        return tf.constant(True)
 
-def _probe_variable(name: str, shape: list[int]) -> tf.Variable:
+
+def _probe_variable(name: str, initial: tf.Tensor) -> tf.Variable:
     return tf.Variable(
-        tf.zeros(shape, tf.float32),
+        initial,
         trainable=False,
         name=name,
         # Under a distribution strategy each replica sees its own batch; the first
@@ -180,3 +226,47 @@ def _batch_stats(tensor: tf.Tensor) -> tf.Tensor:
         tf.reduce_mean(tf.sqrt(per_var)),
         tf.cast(tf.reduce_all(tf.equal(safe, tf.round(safe))), tf.float32),
     ])
+
+
+def _statistics(roles: tuple[str, ...], tensors: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per tensor: its `_COLUMNS` row, and its class counts (targets only), in float64."""
+    stats = tf.stack([_batch_stats(t) for t in tensors])
+    classes = tf.stack([_class_counts(t) if role == "target" else tf.zeros([MAX_CLASSES])
+                        for role, t in zip(roles, tensors)])
+    return tf.cast(stats, tf.float64), tf.cast(classes, tf.float64)
+
+
+def _may_be_nonfinite(tensors: list[tf.Tensor]) -> tf.Tensor:
+    """True if a floating tensor's sum is not finite: it holds a NaN or Inf (or is huge).
+
+    One reduction per tensor; a false alarm (an overflowing sum) only costs the exact count.
+    """
+    sums = [tf.reduce_sum(tf.cast(t, tf.float32)) for t in tensors if t.dtype.is_floating]
+    if not sums:
+        return tf.constant(False)
+    return tf.logical_not(tf.reduce_all(tf.math.is_finite(tf.stack(sums))))
+
+
+def _class_counts(tensor: tf.Tensor) -> tf.Tensor:
+    """How many samples of the batch have each class label (zeros if not class labels).
+
+    Class ids (one value per sample) are counted for ids 0..MAX_CLASSES-1; one-hot rows
+    are summed column by column. Anything else (regression targets, ids out of range,
+    multi-hot or soft labels) gives zeros, so the counts are trusted whenever non-zero.
+    """
+    x = tf.cast(tensor, tf.float32)
+    width = x.shape[-1] if x.shape.rank and x.shape.rank > 1 else 1
+    if width is None:
+        return tf.zeros([MAX_CLASSES])
+    rows = tf.reshape(x, [-1, width])
+    whole = tf.reduce_all(tf.equal(rows, tf.round(rows)))
+    if width == 1:
+        ids = rows[:, 0]
+        valid = whole & tf.reduce_all((ids >= 0) & (ids < MAX_CLASSES))
+        counts = tf.math.bincount(tf.cast(tf.where(valid, ids, 0.0), tf.int32), minlength=MAX_CLASSES,
+                                  maxlength=MAX_CLASSES, dtype=tf.float32)
+    else:
+        valid = whole & tf.reduce_all((rows >= 0) & (rows <= 1)) & tf.reduce_all(tf.equal(tf.reduce_sum(rows, 1), 1.0))
+        columns = tf.reduce_sum(rows[:, :MAX_CLASSES], axis=0)
+        counts = tf.pad(columns, [[0, max(MAX_CLASSES - width, 0)]])
+    return tf.where(valid, counts, tf.zeros([MAX_CLASSES]))

@@ -1,9 +1,12 @@
-"""When to look inside the model: an adaptive schedule of sampled training steps.
+"""When to look closer: schedules of sampled training steps.
 
-Measuring the model's internals costs one extra forward and backward pass, so it is done
-on a sample of steps: once early (problems of the initialisation show at once), then
-every `every` steps, and more often while the loss looks wrong (non-finite, or well
-above its best so far), when a closer look is worth its cost.
+Batch statistics and the fine-grained loss curve are read on every step at first (static
+data problems show at once), then every few steps. Measuring the model's internals costs
+one extra forward and backward pass, so it is done more sparsely: once early (problems of
+the initialisation show at once), then every `every` steps, and more often while the loss
+looks wrong (non-finite, or well above its best so far), when a closer look is worth its
+cost. Both decide at the end of a step whether the next one is sampled, because that is
+when the train step can still be told.
 """
 
 from __future__ import annotations
@@ -11,41 +14,110 @@ from __future__ import annotations
 import math
 
 
+class _Stride:
+    """The step after the one that just ended (Keras may run several per call)."""
+
+    def __init__(self) -> None:
+        self._previous: int | None = None
+
+    def upcoming(self, step: int) -> int:
+        stride = step - self._previous if self._previous is not None and step > self._previous else 1
+        self._previous = step
+        return step + stride
+
+
+class StatsSchedule:
+    """Which steps' batch statistics (and loss values) are read.
+
+    Args:
+        every: Steps between two samples after the first `always` steps.
+        always: Every step before this one is sampled.
+    """
+
+    def __init__(self, every: int = 10, always: int = 20) -> None:
+        self.every = max(1, int(every))
+        self.always = always
+        self._last: int | None = None
+        self._stride = _Stride()
+
+    def due(self, step: int) -> bool:
+        """Whether `step` is sampled."""
+        return step < self.always or self._last is None or step - self._last >= self.every
+
+    def taken(self, step: int) -> None:
+        """Records that `step` was sampled (due, or read for another reason)."""
+        self._last = step
+
+    def next_is_due(self, step: int) -> bool:
+        """Whether the step after `step` (which just ended) is sampled."""
+        return self.due(self._stride.upcoming(step))
+
+
 class InternalsSchedule:
     """Decides, at the end of each step, whether the next step is measured.
 
+    Measurements come at step `first`, again at step `confirm` (checks that need a
+    condition twice can then report early), and then every `every` steps, spaced out
+    further when one measurement costs more than `budget` of the training time (a
+    measurement costs about one training step, so the default 1% spaces them about 100
+    steps apart at most). While the loss looks wrong they come every `alarm_every` steps
+    whatever they cost: then a closer look is worth it.
+
     Args:
-        every: Steps between two measurements in normal training.
+        every: Fewest steps between two measurements in normal training.
         first: The step of the first measurement.
         alarm_every: Steps between measurements while the loss looks wrong.
         rise_factor: The loss "looks wrong" when it is at least this many times its
             lowest value so far (or not finite).
+        confirm: The step of the second measurement (0: none out of the regular spacing).
+        budget: The share of training time measurements may take in normal training.
+        max_every: Most steps between two measurements, whatever they cost (default
+            10 x `every`).
     """
 
     def __init__(self, every: int = 50, first: int = 5, alarm_every: int | None = None,
-                 rise_factor: float = 2.0) -> None:
+                 rise_factor: float = 2.0, confirm: int = 20, budget: float = 0.01,
+                 max_every: int | None = None) -> None:
         self.every = max(1, int(every))
         self.first = max(0, int(first))
         self.alarm_every = max(1, int(alarm_every or self.every // 10 or 1))
         self.rise_factor = rise_factor
+        self.confirm = max(0, int(confirm))
+        self.budget = budget
+        self.max_every = max(self.every, int(max_every or 10 * self.every))
         self._last_sampled: int | None = None
+        self._measurements = 0
+        self._cost_in_steps = 1.0
         self._best_loss = math.inf
-        self._previous_step: int | None = None
+        self._stride = _Stride()
 
     def sampled(self, step: int) -> None:
         """Records that `step` was measured."""
         self._last_sampled = step
+        self._measurements += 1
+
+    def cost(self, steps: float) -> None:
+        """Records what one measurement costs, in training steps' time."""
+        if math.isfinite(steps) and steps >= 0:
+            self._cost_in_steps = steps
+
+    @property
+    def interval(self) -> int:
+        """Steps between two measurements in normal training, at the current cost."""
+        spaced = math.ceil(self._cost_in_steps / self.budget) if self.budget > 0 else self.every
+        return min(max(self.every, spaced), self.max_every)
 
     def next_is_due(self, step: int, loss: float | None) -> bool:
         """Whether the step after `step` (which just ended, with this running loss) is due."""
-        stride = step - self._previous_step if self._previous_step is not None and step > self._previous_step else 1
-        self._previous_step = step
-        upcoming = step + stride
+        upcoming = self._stride.upcoming(step)
         alarming = self._alarming(loss)
         if self._last_sampled is None:
             return upcoming >= self.first or alarming
-        interval = self.alarm_every if alarming else self.every
-        return upcoming - self._last_sampled >= interval
+        if alarming:
+            return upcoming - self._last_sampled >= self.alarm_every
+        if self._measurements == 1 and self.confirm > self._last_sampled:
+            return upcoming >= self.confirm
+        return upcoming - self._last_sampled >= self.interval
 
     def _alarming(self, loss: float | None) -> bool:
         if loss is None:
