@@ -102,6 +102,15 @@ def blocked_wiring(log_dir):
     compile_fit(model, x, y, log_dir, callback=ScramCallback(log_dir, preflight=True), epochs=1)
 
 
+def input_zeroed_by_lambda(log_dir):
+    # A Python lambda in the model: Keras' safe mode refuses to rebuild it from its config.
+    x, y = S.digits()
+    inputs = keras.Input((64,))
+    hidden = keras.layers.Dense(32, activation="relu")(keras.layers.Lambda(lambda t: t * 0.0)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(hidden))
+    compile_fit(model, x, y, log_dir, callback=ScramCallback(log_dir, preflight=True), epochs=1)
+
+
 def healthy_with_preflight(log_dir):
     x, y = S.digits()
     compile_fit(S.mlp(64, (32,), 10), x, y, log_dir, callback=ScramCallback(log_dir, preflight=True), epochs=1)
@@ -122,6 +131,7 @@ CASES = {
     sorted_validation_split: ({"train_val_mismatch"}, 200),
     sorted_dataset: ({"data_not_shuffled"}, 20),
     blocked_wiring: ({"cannot_overfit_batch"}, 0),
+    input_zeroed_by_lambda: ({"cannot_overfit_batch"}, 0),
 }
 
 
@@ -142,6 +152,7 @@ def test_the_fault_is_found_early(diagnostics, train):
     found = diagnostics.get(train.__name__, [])
     fired = {d["check"] for d in found}
     assert expected <= fired, fired
+    assert "scram_internal_error" not in fired, "SCRAM's own machinery failed"
     first = min(d["step"] for d in found if d["check"] in expected)
     assert first <= latest_step
 

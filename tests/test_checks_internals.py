@@ -10,6 +10,7 @@ from tensorboard_plugin_scram.checks._layers import Streaks, nice_number
 from tensorboard_plugin_scram.checks.constant_predictions import ConstantPredictions
 from tensorboard_plugin_scram.checks.dead_relu import DeadRelu
 from tensorboard_plugin_scram.checks.exploding_gradients import ExplodingGradients
+from tensorboard_plugin_scram.checks.nan_loss import NanLoss
 from tensorboard_plugin_scram.checks.saturated_activations import SaturatedActivations
 from tensorboard_plugin_scram.checks.update_ratio_unusual import UpdateRatioUnusual
 from tensorboard_plugin_scram.checks.vanishing_gradients import VanishingGradients
@@ -335,3 +336,21 @@ def test_a_run_that_already_broke_is_left_to_nan_loss():
     blown.add_batch(BatchObservation(1, 0, {"loss": 2e6}))
     huge = _obs(_layer("a", grad_norm=float("inf")))
     assert _run(ExplodingGradients(), [huge], blown) is None
+
+
+def test_nan_loss_names_the_first_layer_whose_weights_or_else_output_went_nan():
+    nan_loss = float("nan")
+    broken = _obs(_layer("conv"), _layer("head", nonfinite_weights=True, nonfinite_output=True), loss=nan_loss)
+    [finding] = NanLoss().on_batch(broken, _history())
+    assert "first layer whose weights turned NaN or Inf is 'head'" in finding.explanation
+    forward = _obs(_layer("conv"), _layer("log", nonfinite_output=True), _layer("head", nonfinite_output=True),
+                   loss=nan_loss)
+    [finding] = NanLoss().on_batch(forward, _history())
+    assert "first layer whose output is NaN or Inf is 'log'" in finding.explanation
+    assert finding.evidence["nonfinite_outputs"] == ["log", "head"] and finding.evidence["nonfinite_layers"] == []
+    clean = _obs(_layer("conv"), _layer("head"), loss=nan_loss)
+    [finding] = NanLoss().on_batch(clean, _history())
+    assert "passes through every layer without NaN" in finding.explanation
+    weights_only = _obs(_layer("conv"), _layer("head"), loss=nan_loss, predictions=None)
+    [finding] = NanLoss().on_batch(weights_only, _history())
+    assert "arose in this batch's forward pass or loss" in finding.explanation

@@ -36,10 +36,12 @@ class NanLoss(Check):
     (`numpy.nan_to_num`, or drop the rows).
 
     ## Rule
-    Fires when `logs["loss"]` at a batch's end is not finite, at that batch, and names the
-    first layer (in forward order) whose weights turned NaN or Inf, from a host copy of
-    the weights taken at that batch only. It has no
-    thresholds: a non-finite loss is always a failure. The diagnostic is written to disk
+    Fires when `logs["loss"]` at a batch's end is not finite, at that batch, and says
+    where the NaN went: at that batch only, SCRAM re-runs a sample of the training data
+    through the current weights layer by layer and names the first layer (in forward
+    order) whose weights, or else whose output, turned NaN or Inf (with a `tf.data`
+    dataset, from a host copy of the weights alone). It has no thresholds: a non-finite
+    loss is always a failure. The diagnostic is written to disk
     at once, so it survives if the script dies right after.
     """
 
@@ -89,20 +91,32 @@ class NanLoss(Check):
 
 
 def _with_layers(finding: Finding, obs: BatchObservation) -> Finding:
-    """Adds which layers' weights turned NaN/Inf, when the adapter looked."""
-    layers = obs.model.layers if obs.model is not None else ()
-    bad = [layer for layer in layers if layer.nonfinite_weights or layer.nonfinite_output]
+    """Adds where the NaN went, layer by layer, when the adapter looked."""
+    model = obs.model
+    layers = model.layers if model is not None else ()
     if not layers:
         return finding
-    if not bad:
-        where = " All weights are still finite: the NaN arose in this batch's forward pass or loss."
-    elif len(bad) == len(layers):
-        where = f" The weights of every layer, from '{bad[0].name}' ({bad[0].kind}) on, are now NaN or Inf."
+    # With predictions, a sample of the training data was re-run through every layer;
+    # without, only the weights were looked at.
+    rerun = model.predictions is not None
+    bad_weights = [layer for layer in layers if layer.nonfinite_weights]
+    bad_outputs = [layer for layer in layers if layer.nonfinite_output]
+    first = bad_weights[0] if bad_weights else None
+    if first is not None and len(bad_weights) == len(layers):
+        where = f" The weights of every layer, from '{first.name}' ({first.kind}) on, are now NaN or Inf."
+    elif first is not None:
+        names = ", ".join(f"'{layer.name}'" for layer in bad_weights[:5])
+        where = f" The first layer whose weights turned NaN or Inf is '{first.name}' ({first.kind}); affected: {names}."
+    elif bad_outputs:
+        where = (f" All weights are still finite. Re-running a sample of the training data layer by layer, the "
+                 f"first layer whose output is NaN or Inf is '{bad_outputs[0].name}' ({bad_outputs[0].kind}).")
+    elif rerun:
+        where = (" All weights are still finite, and a sample of the training data passes through every layer "
+                 "without NaN: the NaN arose in this batch's data or in the loss computation.")
     else:
-        names = ", ".join(f"'{layer.name}'" for layer in bad[:5])
-        where = (f" The first layer whose weights turned NaN or Inf is '{bad[0].name}' ({bad[0].kind}); "
-                 f"affected: {names}.")
-    evidence = {**finding.evidence, "nonfinite_layers": [layer.name for layer in bad]}
+        where = " All weights are still finite: the NaN arose in this batch's forward pass or loss."
+    evidence = {**finding.evidence, "nonfinite_layers": [layer.name for layer in bad_weights],
+                "nonfinite_outputs": [layer.name for layer in bad_outputs]}
     return dataclasses.replace(finding, explanation=finding.explanation + where, evidence=evidence)
 
 

@@ -185,7 +185,7 @@ class ScramCallback(keras.callbacks.Callback):
             self._probe.request(self._stats_schedule.next_is_due(step))
         model_stats = self._read_internals(step, loss)
         if model_stats is None and not finite and self._loss_was_finite:
-            model_stats = nonfinite_weights(self.model)  # where the NaN went: at its first batch only
+            model_stats = self._where_nan_went()  # at the first non-finite batch only
         self._loss_was_finite = finite
         self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors, model_stats)))
         if sampled and self._writer is not None:
@@ -278,6 +278,17 @@ class ScramCallback(keras.callbacks.Callback):
         except Exception as error:
             self._internals_failed(error)
             return None
+
+    def _where_nan_went(self) -> ModelStats:
+        """Layer by layer: a training sample re-run through the current weights, or the weights alone."""
+        if self._internals is not None:
+            try:
+                rerun = self._internals.rerun()
+                if rerun is not None:
+                    return rerun
+            except Exception as error:
+                self._internals_failed(error)
+        return nonfinite_weights(self.model)
 
     def _probe_failed(self, error: BaseException) -> None:
         self._fail("input statistics", error)

@@ -46,6 +46,17 @@ class InternalsMonitor:
             self._armed = True
         return stats
 
+    def rerun(self) -> ModelStats | None:
+        """Measures the sample batch now, outside the schedule (None without a sample).
+
+        Used at the first non-finite loss: the sample then runs through the current weights
+        layer by layer, which shows the first layer whose output turns NaN or Inf.
+        """
+        if self._sample is None:
+            return None
+        self._probe.measure_on(*self._sample)
+        return self._probe.read()
+
     def _time_step(self) -> None:
         """A running typical step time, from the steps without a measurement."""
         now = time.perf_counter()

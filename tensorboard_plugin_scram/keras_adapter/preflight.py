@@ -50,13 +50,31 @@ def overfit_one_batch(model: keras.Model, x: Any, y: Any, steps: int = STEPS) ->
     Adam at a brisk rate, rather than the user's optimizer, isolates wiring, loss and
     label bugs from learning-rate problems (which other checks report).
     """
-    clone = keras.models.clone_model(model)
+    clone = _clone(model)
     clone.set_weights(model.get_weights())
     clone.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=model.loss)
     first = _scalar(clone.evaluate(x, y, verbose=0))
     for _ in range(steps):
         last = _scalar(clone.train_on_batch(x, y))
     return PreflightResult(samples=_count(x), steps=steps, initial_loss=first, final_loss=last)
+
+
+def _clone(model: keras.Model) -> keras.Model:
+    """A copy of the model's architecture (new weights), also when it holds a Python lambda.
+
+    Keras rebuilds a functional model from its config, and its safe mode refuses a `Lambda`
+    layer holding a Python lambda. That guards against code in files from elsewhere; here
+    the lambda is the user's own object in this process, so rebuilding it adds no risk.
+    """
+    try:
+        return keras.models.clone_model(model)
+    except ValueError as error:
+        if "Lambda" not in str(error):
+            raise
+        from keras.src.saving.serialization_lib import SafeModeScope  # no public equivalent in Keras 3
+
+        with SafeModeScope(False):
+            return keras.models.clone_model(model)
 
 
 def _take(value: Any, rows: np.ndarray) -> Any:
