@@ -7,7 +7,10 @@ tracing is part of the total; "steady" time excludes the first epoch (tracing, w
 Ratios are paired: each repeat's time of a configuration over plain fit()'s time in the
 same repeat, then the median over repeats. Neighbouring fits share the machine's load of
 the moment, so on a shared machine this is much steadier than a ratio of medians; the
-quartiles of the paired ratios are reported beside it.
+quartiles of the paired ratios are reported beside it. Process CPU time (all threads) is
+paired the same way: it moves much less with the machine's load, but it understates
+serial costs (SCRAM's Python runs on one thread while TensorFlow computes on several).
+SCRAM's own account of its hooks' time (the cost shown in the SCRAM tab) is kept too.
 """
 
 from __future__ import annotations
@@ -60,29 +63,32 @@ def workloads(quick: bool) -> list[Workload]:
 
 
 class _EpochClock(keras.callbacks.Callback):
-    """Wall-clock time at each epoch's end (put it last, so others' epoch work counts)."""
+    """Wall-clock and process CPU time at each epoch's end (put it last, so others' epoch work counts)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.ends: list[float] = []
+        self.ends: list[tuple[float, float]] = []
 
     def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
-        self.ends.append(time.perf_counter())
+        self.ends.append((time.perf_counter(), time.process_time()))
 
 
-def time_fit(workload: Workload, config: str, epochs: int) -> tuple[float, float]:
-    """One fit: (total seconds, seconds after the first epoch)."""
+def time_fit(workload: Workload, config: str, epochs: int) -> dict[str, float]:
+    """One fit: wall and CPU seconds, in total and after the first epoch, and SCRAM's own account."""
     log_dir = tempfile.mkdtemp(prefix="scram-overhead-")
     try:
         keras.backend.clear_session()
         keras.utils.set_random_seed(0)
         model = workload.model()
         clock = _EpochClock()
-        started = time.perf_counter()
+        callbacks = CONFIGS[config](log_dir)
+        started, cpu_started = time.perf_counter(), time.process_time()
         model.fit(workload.x, workload.y, batch_size=workload.batch_size, epochs=epochs, verbose=0,
-                  callbacks=[*CONFIGS[config](log_dir), clock])
-        total = time.perf_counter() - started
-        return total, clock.ends[-1] - clock.ends[0]
+                  callbacks=[*callbacks, clock])
+        total, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        own = sum(c._scram_seconds for c in callbacks if isinstance(c, ScramCallback))
+        return {"total": total, "steady": clock.ends[-1][0] - clock.ends[0][0], "cpu_total": cpu,
+                "cpu_steady": clock.ends[-1][1] - clock.ends[0][1], "scram_own": own / total}
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)
 
@@ -90,13 +96,12 @@ def time_fit(workload: Workload, config: str, epochs: int) -> tuple[float, float
 def measure(workload: Workload, repeats: int, epochs: int) -> dict[str, dict[str, list[float]]]:
     """Every configuration `repeats` times, interleaved in rotated order."""
     names = list(CONFIGS)
-    times: dict[str, dict[str, list[float]]] = {n: {"total": [], "steady": []} for n in names}
+    times: dict[str, dict[str, list[float]]] = {n: {} for n in names}
     time_fit(workload, "plain", 1)  # warm-up: imports, thread pools, first tracing
     for repeat in range(repeats):
         for name in names[repeat % len(names):] + names[: repeat % len(names)]:
-            total, steady = time_fit(workload, name, epochs)
-            times[name]["total"].append(total)
-            times[name]["steady"].append(steady)
+            for kind, seconds in time_fit(workload, name, epochs).items():
+                times[name].setdefault(kind, []).append(seconds)
     return times
 
 
@@ -105,8 +110,9 @@ def summarize(times: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, f
     plain = times["plain"]
     summary = {}
     for name, t in times.items():
-        row = {"median_total_s": statistics.median(t["total"]), "median_steady_s": statistics.median(t["steady"])}
-        for kind in ("total", "steady"):
+        row = {"median_total_s": statistics.median(t["total"]), "median_steady_s": statistics.median(t["steady"]),
+               "scram_own_share": statistics.median(t["scram_own"])}
+        for kind in ("total", "steady", "cpu_total", "cpu_steady"):
             ratios = [mine / base for mine, base in zip(t[kind], plain[kind])]
             q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
             row.update({f"ratio_{kind}": statistics.median(ratios), f"ratio_{kind}_q1": q1, f"ratio_{kind}_q3": q3})

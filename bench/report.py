@@ -97,17 +97,23 @@ def overhead_section(overhead: dict) -> str:
              f"{overhead['repeats']} interleaved repeats of {overhead['epochs']}-epoch fits, each on a "
              "fresh model (so graph tracing counts in the total); 'steady' leaves out the first epoch. "
              "Ratios are paired: each repeat's time over plain fit()'s in the same repeat, median over repeats "
-             f"(quartiles in brackets) ({overhead['seconds']:.0f} s in all)."]
+             "(quartiles in brackets). CPU: the same for process CPU time (steadier under load, but it "
+             "understates serial costs). SCRAM's own: the share of the fit's wall time SCRAM's hooks "
+             f"measured themselves ({overhead['seconds']:.0f} s in all)."]
     for w in overhead["workloads"]:
         parts += ["", f"### {w['workload']}: {w['description']}, {w['steps_per_fit']} steps per fit", ""]
-        parts += [table(["configuration", "median total (s)", "ratio total", "median steady (s)", "ratio steady"], [
-            [name, f"{c['median_total_s']:.2f}", _ratio(c, "total"), f"{c['median_steady_s']:.2f}",
-             _ratio(c, "steady")] for name, c in w["configs"].items()
+        parts += [table(["configuration", "median total (s)", "ratio total", "CPU total", "median steady (s)",
+                         "ratio steady", "CPU steady", "SCRAM's own"], [
+            [name, f"{c['median_total_s']:.2f}", _ratio(c, "total"), _ratio(c, "cpu_total"),
+             f"{c['median_steady_s']:.2f}", _ratio(c, "steady"), _ratio(c, "cpu_steady"),
+             f"{c['scram_own_share']:.1%}" if c.get("scram_own_share") else "–"] for name, c in w["configs"].items()
         ])]
     return "\n".join(parts)
 
 
 def _ratio(config: dict, kind: str) -> str:
+    if f"ratio_{kind}" not in config:
+        return "–"
     low, high = config.get(f"ratio_{kind}_q1"), config.get(f"ratio_{kind}_q3")
     spread = f" ({low:.2f}–{high:.2f})" if low is not None and high is not None else ""
     return f"{config[f'ratio_{kind}']:.3f}{spread}"

@@ -1,12 +1,14 @@
-"""The in-graph batch probe: statistics only when asked, NaN/Inf counted on every batch."""
+"""The batch probes: in the train step only when asked (NaN/Inf counted on every batch), or from arrays."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tensorboard_plugin_scram import ScramCallback
+from tensorboard_plugin_scram.keras_adapter.array_probe import ArrayProbe
 from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe
 from tests import scenarios as S
 from tests.conftest import report_json
@@ -50,16 +52,41 @@ def test_a_batch_with_nan_is_counted_even_when_not_requested():
     assert inputs.nonfinite_total == 4 and inputs.nonfinite == 4
 
 
-@pytest.mark.parametrize("one_hot", [False, True])
-def test_nan_in_an_unsampled_late_batch_is_reported_with_its_count(tmp_path, one_hot):
-    # Keras' cross-entropy clips the NaN probabilities away, so the loss stays finite: only
-    # the probe's count can tell. It is reported at the next sampled step (every 10th).
+def _nan_at_step_37(one_hot: bool):
     x, y = S.digits()
     x = x[:1600].copy()
     x[37 * 32 + 5, :7] = np.nan  # step 37: after the first 20 steps, not on the every-10 grid
     labels = keras.utils.to_categorical(y[:1600], 10) if one_hot else y[:1600]
     model = S.mlp(64, (16,), 10)
     model.compile(optimizer="adam", loss="categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy")
-    model.fit(x, labels, batch_size=32, epochs=1, verbose=0, shuffle=False, callbacks=[ScramCallback(str(tmp_path))])
+    return model, x, labels
+
+
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_nan_in_a_late_batch_of_a_dataset_is_counted_though_not_sampled(tmp_path, one_hot):
+    # Keras' cross-entropy clips the NaN probabilities away, so the loss stays finite: only
+    # the probe's count can tell. It is reported at the next sampled step (every 10th).
+    model, x, labels = _nan_at_step_37(one_hot)
+    data = tf.data.Dataset.from_tensor_slices((x, labels)).batch(32)
+    model.fit(data, epochs=1, verbose=0, callbacks=[ScramCallback(str(tmp_path))])
     [found] = [d for d in report_json(tmp_path) if d["check"] == "input_contains_nan"]
     assert found["evidence"]["nonfinite_total"] == 7 and 37 <= found["step"] < 37 + 10
+
+
+def test_nan_anywhere_in_arrays_is_reported_before_the_first_batch_ends(tmp_path):
+    model, x, labels = _nan_at_step_37(one_hot=False)
+    model.fit(x, labels, batch_size=32, epochs=1, verbose=0, callbacks=[ScramCallback(str(tmp_path))])
+    [found] = [d for d in report_json(tmp_path) if d["check"] == "input_contains_nan"]
+    assert found["evidence"]["nonfinite_total"] == 7 and found["step"] == 0
+
+
+def test_array_probe_reads_the_very_batch_without_shuffle_and_leaves_validation_out():
+    x, y = S.digits()
+    arguments = {"x": x[:100], "y": y[:100], "shuffle": False, "validation_split": 0.2}
+    probe = ArrayProbe(arguments, batch_size=32)
+    probe.install()
+    inputs, labels = probe.read(batch=1)
+    assert inputs.count == 32 * 64 and inputs.mean == pytest.approx(float(x[32:64].mean()), rel=1e-5)
+    assert labels.class_counts == tuple(np.bincount(y[32:64]))
+    [_, last] = probe.read(batch=2)  # rows 64..79: the last 20 of 100 rows are validation data
+    assert last.count == 16

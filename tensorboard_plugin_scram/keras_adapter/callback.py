@@ -17,6 +17,7 @@ from tensorboard_plugin_scram import metadata
 from tensorboard_plugin_scram.checks import Check, build_checks
 from tensorboard_plugin_scram.diagnostic import Diagnostic
 from tensorboard_plugin_scram.engine import Engine
+from tensorboard_plugin_scram.keras_adapter.array_probe import ArrayProbe
 from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
 from tensorboard_plugin_scram.keras_adapter.model_info import describe, nonfinite_weights
 from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
@@ -132,7 +133,7 @@ class ScramCallback(keras.callbacks.Callback):
         build_checks(self.disable, self.thresholds, self.extra_checks)
         self._engine: Engine | None = None
         self._writer: ScramSummaryWriter | None = None
-        self._probe: BatchProbe | None = None
+        self._probe: BatchProbe | ArrayProbe | None = None
         self._internals: InternalsMonitor | None = None
         self._warned = False
         self._next_step = 0
@@ -159,7 +160,7 @@ class ScramCallback(keras.callbacks.Callback):
                        batch_size=fit_batch_size(arguments))
         if self.preflight and self._next_step == 0:
             run = dataclasses.replace(run, preflight=self._run_preflight(arguments))
-        self._install_probe(run, self._sample_batch(arguments))
+        self._install_probe(run, arguments, self._sample_batch(arguments))
         self._emit(self._engine.begin(run, self._next_step))
 
     @_guarded("epoch start")
@@ -180,7 +181,7 @@ class ScramCallback(keras.callbacks.Callback):
         sampled = self._stats_schedule.due(step) or not finite
         if sampled:
             self._stats_schedule.taken(step)
-        tensors = self._read_probe() if sampled else None
+        tensors = self._read_probe(step - self._epoch_base) if sampled else None
         if self._probe is not None:
             self._probe.request(self._stats_schedule.next_is_due(step))
         model_stats = self._read_internals(step, loss)
@@ -233,14 +234,17 @@ class ScramCallback(keras.callbacks.Callback):
         except Exception:  # no sample: the internals are then measured inside the train step
             return None
 
-    def _install_probe(self, run: RunInfo, sample: tuple | None) -> None:
+    def _install_probe(self, run: RunInfo, arguments: dict, sample: tuple | None) -> None:
         internals = self._install_internals(run, sample)
         try:
-            # With a sample batch the internals are measured outside the train step, which
-            # then stays as small (and as quick to compile) as Keras built it.
-            recorders = (internals.record,) if internals is not None and sample is None else ()
-            self._probe = BatchProbe(self.model, run.embedding_inputs, on_error=self._probe_failed,
-                                     recorders=recorders)
+            if sample is not None:
+                # Arrays: batches are read from them and the internals measured on a sample,
+                # both outside the train step, which stays exactly as Keras built it.
+                self._probe = ArrayProbe(arguments, run.batch_size or 32, run.embedding_inputs)
+            else:
+                recorders = (internals.record,) if internals is not None else ()
+                self._probe = BatchProbe(self.model, run.embedding_inputs, on_error=self._probe_failed,
+                                         recorders=recorders)
             self._probe.install()
         except Exception as error:
             self._probe = None
@@ -293,11 +297,11 @@ class ScramCallback(keras.callbacks.Callback):
     def _probe_failed(self, error: BaseException) -> None:
         self._fail("input statistics", error)
 
-    def _read_probe(self):
+    def _read_probe(self, batch: int) -> tuple | None:
         if self._probe is None:
             return None
         try:
-            return self._probe.read()
+            return self._probe.read(batch)
         except Exception as error:
             self._probe = None
             self._fail("input statistics", error)

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tensorboard_plugin_scram.keras_adapter.source import is_arrays
+from tensorboard_plugin_scram.keras_adapter.source import is_arrays, take_rows
 from tensorboard_plugin_scram.observations import PreflightResult
 
 BATCH = 16
@@ -36,7 +36,7 @@ def first_batch(arguments: dict, size: int = BATCH, datasets: bool = True) -> tu
     if is_arrays(x) and (y is None or is_arrays(y)):
         count = len(tf.nest.flatten(x)[0])
         rows = np.unique(np.linspace(0, count - 1, num=min(size, count)).astype(int))
-        return _take(x, rows), _take(y, rows)
+        return take_rows(x, rows), take_rows(y, rows)
     if datasets and isinstance(x, tf.data.Dataset):
         batch = next(iter(x.unbatch().take(size).batch(size)), None)
         if isinstance(batch, tuple) and len(batch) >= 2:
@@ -75,16 +75,6 @@ def _clone(model: keras.Model) -> keras.Model:
 
         with SafeModeScope(False):
             return keras.models.clone_model(model)
-
-
-def _take(value: Any, rows: np.ndarray) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return {k: _take(v, rows) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_take(v, rows) for v in value)
-    return value[rows]
 
 
 def _scalar(value: Any) -> float:

@@ -63,7 +63,6 @@ class BatchProbe:
         self._wanted: tf.Variable | None = None
         self._requested = True
         self._runs_read = 0.0
-        self._statistics: dict[tuple[str, ...], Callable] = {}
         # Inside a tf.cond, replicas could not merge their writes: with several replicas
         # the statistics are computed on every step instead.
         self._conditional = getattr(model.distribute_strategy, "num_replicas_in_sync", 1) <= 1
@@ -103,8 +102,11 @@ class BatchProbe:
             self._wanted.assign(tf.constant(wanted), read_value=False)
             self._requested = wanted
 
-    def read(self) -> tuple[TensorStats, ...] | None:
-        """The statistics of the last batch they were computed for since the last read, else None."""
+    def read(self, batch: int = 0) -> tuple[TensorStats, ...] | None:
+        """The statistics of the last batch they were computed for since the last read, else None.
+
+        `batch` (the batch's index in its epoch) is not needed: the step itself recorded them.
+        """
         if self._table is None or not self._names:
             return None
         table = self._table.numpy()
@@ -112,34 +114,17 @@ class BatchProbe:
         if runs == self._runs_read:
             return None
         self._runs_read = runs
-        return tuple(self._tensor_stats(name, role, table[i]) for i, (name, role) in enumerate(self._names))
+        return tuple(
+            tensor_stats(name, role, table[i, :_TOTAL], table[i, _CLASSES:], table[i, _TOTAL], self._embedding_inputs)
+            for i, (name, role) in enumerate(self._names)
+        )
 
-    def _tensor_stats(self, name: str, role: str, row: np.ndarray) -> TensorStats:
-        values = dict(zip(_COLUMNS, row[:_TOTAL].tolist()))
-        integral = bool(values.pop("integral"))
-        token_ids = role == "input" and integral and (
-            "*" in self._embedding_inputs or name in self._embedding_inputs
-        )
-        counts = [int(c) for c in row[_CLASSES:].tolist()]
-        while counts and not counts[-1]:
-            counts.pop()
-        return TensorStats(
-            name=name,
-            role=role,
-            count=int(values.pop("count")),
-            nonfinite=int(values.pop("nonfinite")),
-            nonfinite_total=int(row[_TOTAL]),
-            integral=integral,
-            feeds_embedding=token_ids,
-            class_counts=tuple(counts),
-            **values,
-        )
 
     def _record(self, data: Any) -> None:
         # Runs while Keras traces the train step: Python here builds graph ops once.
         try:
             x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-            named = [(n, "input", t) for n, t in _leaves(x, "x")] + [(n, "target", t) for n, t in _leaves(y, "y")]
+            named = [(n, "input", t) for n, t in leaves(x, "x")] + [(n, "target", t) for n, t in leaves(y, "y")]
             named = [(n, role, t) for n, role, t in named if _is_numeric(t)][:MAX_TENSORS]
             if not named:
                 return
@@ -157,11 +142,8 @@ class BatchProbe:
 
     def _store(self, tensors: list[tuple[str, tf.Tensor]]) -> tf.Tensor:
         count = len(tensors)
-        roles = tuple(role for role, _ in tensors)
-        if roles not in self._statistics:
-            # A function of its own: Keras traces the train step twice, this only once.
-            self._statistics[roles] = tf.function(functools.partial(_statistics, roles), autograph=False)
-        stats, classes = self._statistics[roles]([t for _, t in tensors])
+        # A function of its own: Keras traces the train step twice, this only once.
+        stats, classes = statistics_function(tuple(role for role, _ in tensors))([t for _, t in tensors])
         old = self._table.read_value()
         totals = old[:count, _TOTAL] + stats[:, 1]
         rows = tf.concat([stats, totals[:, None], classes], axis=1)
@@ -181,16 +163,16 @@ def _probe_variable(name: str, initial: tf.Tensor) -> tf.Variable:
     )
 
 
-def _leaves(value: Any, prefix: str) -> list[tuple[str, Any]]:
+def leaves(value: Any, prefix: str) -> list[tuple[str, Any]]:
     """`(name, tensor)` pairs: dict keys, `x[1]` for list items, `x` for one tensor."""
     if value is None:
         return []
     if isinstance(value, dict):
-        return [leaf for key in sorted(value, key=str) for leaf in _leaves(value[key], str(key))]
+        return [leaf for key in sorted(value, key=str) for leaf in leaves(value[key], str(key))]
     if isinstance(value, (list, tuple)):
         if len(value) == 1:
-            return _leaves(value[0], prefix)
-        return [leaf for i, item in enumerate(value) for leaf in _leaves(item, f"{prefix}[{i}]")]
+            return leaves(value[0], prefix)
+        return [leaf for i, item in enumerate(value) for leaf in leaves(item, f"{prefix}[{i}]")]
     return [(prefix, value)]
 
 
@@ -226,6 +208,39 @@ def _batch_stats(tensor: tf.Tensor) -> tf.Tensor:
         tf.reduce_mean(tf.sqrt(per_var)),
         tf.cast(tf.reduce_all(tf.equal(safe, tf.round(safe))), tf.float32),
     ])
+
+
+def tensor_stats(name: str, role: str, stats: np.ndarray, classes: np.ndarray, nonfinite_total: float,
+                 embedding_inputs: tuple[str, ...] = ()) -> TensorStats:
+    """`TensorStats` from one tensor's `_COLUMNS` row and class counts (see `statistics_function`)."""
+    values = dict(zip(_COLUMNS, stats.tolist()))
+    integral = bool(values.pop("integral"))
+    token_ids = role == "input" and integral and ("*" in embedding_inputs or name in embedding_inputs)
+    counts = [int(c) for c in classes.tolist()]
+    while counts and not counts[-1]:
+        counts.pop()
+    return TensorStats(
+        name=name,
+        role=role,
+        count=int(values.pop("count")),
+        nonfinite=int(values.pop("nonfinite")),
+        nonfinite_total=int(nonfinite_total),
+        integral=integral,
+        feeds_embedding=token_ids,
+        class_counts=tuple(counts),
+        **values,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def statistics_function(roles: tuple[str, ...]) -> Callable:
+    """A compiled function from a batch's tensors (with these roles) to `(stats, classes)`.
+
+    `stats` holds a `_COLUMNS` row per tensor, `classes` its class counts (targets only),
+    both float64. Used inside the train step (`BatchProbe`) and on host batches (`ArrayProbe`).
+    """
+    # One trace per input shape: relaxed shapes could lose the rank the statistics rely on.
+    return tf.function(functools.partial(_statistics, roles), autograph=False)
 
 
 def _statistics(roles: tuple[str, ...], tensors: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:

@@ -7,6 +7,7 @@ import functools
 import os
 import sys
 from types import FrameType
+from typing import Any
 
 # Frames from these packages are never the user's code.
 _LIBRARY_MARKERS = tuple(
@@ -72,6 +73,17 @@ def is_arrays(x: object) -> bool:
     if isinstance(x, (list, tuple)):
         return bool(x) and all(is_arrays(v) for v in x)
     return hasattr(x, "shape") and hasattr(x, "dtype") and type(x).__module__.startswith("numpy")
+
+
+def take_rows(value: Any, rows: Any) -> Any:
+    """The same rows (an index array or a slice) of every array in `value` (dict/list/tuple/array)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {k: take_rows(v, rows) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(take_rows(v, rows) for v in value)
+    return value[rows]
 
 
 def _last_call_before(path: str, method: str, line: int) -> int | None:

@@ -1,0 +1,112 @@
+"""Batch statistics read from the arrays given to `fit()`, without touching the train step.
+
+When `fit()` gets NumPy arrays, SCRAM knows the data: a sampled batch is taken from the
+arrays on the host (the very batch when `shuffle=False`, a random one of the same size
+otherwise, which is what a shuffled batch is) and summarised by the same compiled
+function `BatchProbe` runs inside the train step. The train step stays exactly as Keras
+built it. NaN/Inf values are counted over all the training data once, before the first
+batch, so they are reported before training has used any of them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tensorboard_plugin_scram.keras_adapter.probes import MAX_TENSORS, leaves, statistics_function, tensor_stats
+from tensorboard_plugin_scram.keras_adapter.source import take_rows
+from tensorboard_plugin_scram.observations import TensorStats
+
+# Above this many values an array is not scanned whole for NaN/Inf (a memory-mapped data
+# set could be far larger than memory); its sampled batches are counted instead.
+MAX_SCANNED_VALUES = 2**27
+_CHUNK_VALUES = 2**20
+
+
+class ArrayProbe:
+    """Statistics of sampled training batches, taken from the arrays passed to `fit()`.
+
+    Args:
+        arguments: `fit()`'s arguments (`source.fit_arguments()`): `x`, `y`,
+            `batch_size`, `shuffle`, `validation_split`.
+        batch_size: The batch size of the fit.
+        embedding_inputs: Input names that feed an Embedding layer (`"*"`: any
+            integer-valued input).
+    """
+
+    def __init__(self, arguments: dict, batch_size: int, embedding_inputs: tuple[str, ...] = ()) -> None:
+        x, y = _training_part(arguments)
+        named = [(n, "input", a) for n, a in leaves(x, "x")] + [(n, "target", a) for n, a in leaves(y, "y")]
+        self._named = [(n, role, a) for n, role, a in named if _is_numeric(a)][:MAX_TENSORS]
+        self._rows = len(self._named[0][2]) if self._named else 0
+        self._batch_size = max(1, min(int(batch_size), self._rows or 1))
+        self._ordered = arguments.get("shuffle", True) is False
+        self._embedding_inputs = embedding_inputs
+        self._totals: dict[str, int] = {}
+        self._scanned: set[str] = set()
+        self._rng = np.random.default_rng(0)  # SCRAM's own: the user's random state is left alone
+
+    def install(self) -> None:
+        """Counts NaN/Inf over the training data (arrays up to `MAX_SCANNED_VALUES` values)."""
+        for name, _, array in self._named:
+            if array.size <= MAX_SCANNED_VALUES:
+                self._totals[name] = _nonfinite(array)
+                self._scanned.add(name)
+
+    def uninstall(self) -> None:
+        """Nothing to undo: the model was never touched."""
+
+    def request(self, wanted: bool) -> None:
+        """Nothing to arrange: batches are read from the arrays when asked for."""
+
+    def read(self, batch: int = 0) -> tuple[TensorStats, ...] | None:
+        """Statistics of batch `batch` of the epoch (`shuffle=False`), or of a random batch."""
+        if not self._named or not self._rows:
+            return None
+        rows = self._batch_rows(batch)
+        arrays = [array[rows] for _, _, array in self._named]
+        stats, classes = statistics_function(tuple(role for _, role, _ in self._named))(arrays)
+        stats, classes = stats.numpy(), classes.numpy()
+        result = []
+        for i, (name, role, _) in enumerate(self._named):
+            if name not in self._scanned:
+                self._totals[name] = self._totals.get(name, 0) + int(stats[i, 1])
+            result.append(tensor_stats(name, role, stats[i], classes[i], self._totals.get(name, 0),
+                                       self._embedding_inputs))
+        return tuple(result)
+
+    def _batch_rows(self, batch: int) -> np.ndarray | slice:
+        if self._ordered:
+            batches = math.ceil(self._rows / self._batch_size)
+            start = (batch % batches) * self._batch_size
+            return slice(start, min(start + self._batch_size, self._rows))
+        return np.sort(self._rng.integers(0, self._rows, self._batch_size))
+
+
+def _training_part(arguments: dict) -> tuple[Any, Any]:
+    """`x` and `y` without the part `validation_split` holds out (Keras takes the last rows)."""
+    x, y = arguments.get("x"), arguments.get("y")
+    split = arguments.get("validation_split") or 0.0
+    if not split or arguments.get("validation_data") is not None:
+        return x, y
+    rows = len(leaves(x, "x")[0][1])
+    keep = int(math.floor(rows * (1.0 - split)))
+    if keep in (0, rows):
+        return x, y
+    return take_rows(x, slice(0, keep)), take_rows(y, slice(0, keep))
+
+
+def _is_numeric(array: Any) -> bool:
+    return isinstance(array, np.ndarray) and array.ndim >= 1 and (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_)
+
+
+def _nonfinite(array: np.ndarray) -> int:
+    """NaN/Inf values in an array, in chunks so no full-size temporary is made."""
+    if not np.issubdtype(array.dtype, np.floating):
+        return 0
+    flat = array.reshape(len(array), -1)
+    per_chunk = max(1, _CHUNK_VALUES // max(flat.shape[1], 1))
+    return sum(int(np.count_nonzero(~np.isfinite(flat[i:i + per_chunk]))) for i in range(0, len(flat), per_chunk))
