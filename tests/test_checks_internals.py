@@ -16,7 +16,7 @@ from tensorboard_plugin_scram.checks.update_ratio_unusual import UpdateRatioUnus
 from tensorboard_plugin_scram.checks.vanishing_gradients import VanishingGradients
 from tensorboard_plugin_scram.checks.weights_not_updating import WeightsNotUpdating
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule
+from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StatsSchedule, StepClock
 from tensorboard_plugin_scram.observations import (
     BatchObservation,
     LayerStats,
@@ -354,3 +354,25 @@ def test_nan_loss_names_the_first_layer_whose_weights_or_else_output_went_nan():
     weights_only = _obs(_layer("conv"), _layer("head"), loss=nan_loss, predictions=None)
     [finding] = NanLoss().on_batch(weights_only, _history())
     assert "arose in this batch's forward pass or loss" in finding.explanation
+
+
+def test_stats_schedule_reads_the_first_steps_then_spaces_by_cost():
+    schedule = StatsSchedule(every=10, always=20, budget=0.01)
+    taken = []
+    for step in range(200):
+        if schedule.due(step):
+            taken.append(step)
+            schedule.taken(step)
+            schedule.cost(0.35)  # a read costs a third of a step: 35 steps apart for a 1% budget
+    assert taken[:20] == list(range(20)) and taken[20:23] == [54, 89, 124]
+    assert StatsSchedule(every=10).interval == 10, "cheap reads keep the floor"
+
+
+def test_step_clock_leaves_out_scram_time():
+    clock = StepClock()
+    clock.tick(0.0)
+    clock.exclude(0.002)
+    clock.tick(0.012)  # a 10 ms step, plus 2 ms of SCRAM's own work
+    assert clock.seconds == pytest.approx(0.010)
+    assert clock.in_steps(0.005) == pytest.approx(0.5)
+    assert StepClock().in_steps(1.0) == float("inf")

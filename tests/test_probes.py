@@ -65,12 +65,12 @@ def _nan_at_step_37(one_hot: bool):
 @pytest.mark.parametrize("one_hot", [False, True])
 def test_nan_in_a_late_batch_of_a_dataset_is_counted_though_not_sampled(tmp_path, one_hot):
     # Keras' cross-entropy clips the NaN probabilities away, so the loss stays finite: only
-    # the probe's count can tell. It is reported at the next sampled step (every 10th).
+    # the probe's count can tell. It is reported at the next sampled step, within the epoch.
     model, x, labels = _nan_at_step_37(one_hot)
     data = tf.data.Dataset.from_tensor_slices((x, labels)).batch(32)
     model.fit(data, epochs=1, verbose=0, callbacks=[ScramCallback(str(tmp_path))])
     [found] = [d for d in report_json(tmp_path) if d["check"] == "input_contains_nan"]
-    assert found["evidence"]["nonfinite_total"] == 7 and 37 <= found["step"] < 37 + 10
+    assert found["evidence"]["nonfinite_total"] == 7 and 37 <= found["step"] <= 49
 
 
 def test_nan_anywhere_in_arrays_is_reported_before_the_first_batch_ends(tmp_path):

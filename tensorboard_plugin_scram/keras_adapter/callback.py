@@ -23,7 +23,7 @@ from tensorboard_plugin_scram.keras_adapter.model_info import describe, nonfinit
 from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
 from tensorboard_plugin_scram.keras_adapter.preflight import first_batch, overfit_one_batch
 from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe
-from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StatsSchedule
+from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StatsSchedule, StepClock
 from tensorboard_plugin_scram.keras_adapter.source import fit_arguments, fit_batch_size, locations
 from tensorboard_plugin_scram.observations import (
     BatchObservation,
@@ -36,6 +36,8 @@ from tensorboard_plugin_scram.summary import ScramSummaryWriter
 
 # Samples of the training data the model internals are measured on.
 _INTERNALS_SAMPLE = 32
+# The fine-grained loss curve holds every one of the first steps, then every `sample_every`.
+_CURVE_ALWAYS = 20
 
 # The checks that read `BatchObservation.model`; without any of them the model is not probed.
 _INTERNALS_CHECKS = frozenset({
@@ -83,10 +85,11 @@ class ScramCallback(keras.callbacks.Callback):
             `{"overfitting": {"patience": 3}}`. Each check's documentation lists its
             thresholds and their defaults.
         extra_checks: Your own `tensorboard_plugin_scram.checks.Check` instances.
-        sample_every: Input statistics and the fine-grained loss curve are read every
-            `sample_every` batches (and at every one of the first 20); the train step
-            computes the statistics only on those batches, which keeps SCRAM's cost per
-            batch small. A batch holding NaN or Inf is always caught, sampled or not.
+        sample_every: Input statistics are read at every one of the first 20 batches,
+            then at least `sample_every` batches apart (further apart when reading them
+            costs more than 1% of the training time); the fine-grained loss curve keeps
+            every `sample_every`-th batch. A batch holding NaN or Inf is always caught,
+            sampled or not.
         internals_every: Gradients, activations, weight updates and predictions are
             measured (one extra forward and backward pass on a small sample) at steps 5
             and 20, then at least `internals_every` steps apart: further apart when a
@@ -138,6 +141,7 @@ class ScramCallback(keras.callbacks.Callback):
         self._warned = False
         self._next_step = 0
         self._stats_schedule = StatsSchedule(self.sample_every)
+        self._clock = StepClock()
         self._loss_was_finite = True
         self._epoch_base = 0
         self._epoch = 0
@@ -170,6 +174,8 @@ class ScramCallback(keras.callbacks.Callback):
 
     @_guarded("batch check")
     def on_train_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+        started = time.perf_counter()
+        self._clock.tick(started)
         steps = (self.params or {}).get("steps")
         # With steps_per_execution > 1, Keras reports an epoch's last execution as if it
         # were full; the epoch's real last batch is steps - 1.
@@ -178,10 +184,13 @@ class ScramCallback(keras.callbacks.Callback):
         values = _floats(logs)
         loss = values.get("loss")
         finite = loss is None or math.isfinite(loss)
-        sampled = self._stats_schedule.due(step) or not finite
-        if sampled:
+        tensors = None
+        # The epoch's last batch is always looked at, so a NaN counted since the last sample
+        # is reported within its epoch.
+        last_of_epoch = bool(steps) and step - self._epoch_base >= steps - 1
+        if self._stats_schedule.due(step) or not finite or last_of_epoch:
             self._stats_schedule.taken(step)
-        tensors = self._read_probe(step - self._epoch_base) if sampled else None
+            tensors = self._read_probe(step - self._epoch_base)
         if self._probe is not None:
             self._probe.request(self._stats_schedule.next_is_due(step))
         model_stats = self._read_internals(step, loss)
@@ -189,8 +198,9 @@ class ScramCallback(keras.callbacks.Callback):
             model_stats = self._where_nan_went()  # at the first non-finite batch only
         self._loss_was_finite = finite
         self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors, model_stats)))
-        if sampled and self._writer is not None:
+        if self._writer is not None and (step < _CURVE_ALWAYS or step % self.sample_every == 0 or not finite):
             self._writer.write_batch(step, self._epoch, values)
+        self._clock.exclude(time.perf_counter() - started)
 
     @_guarded("epoch check")
     def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
@@ -264,7 +274,7 @@ class ScramCallback(keras.callbacks.Callback):
             losses = [getattr(loss, "name", loss) for loss in run.losses]
             probe = InternalsProbe(self.model, losses, on_error=self._internals_failed)
             probe.install()
-            self._internals = InternalsMonitor(probe, InternalsSchedule(self.internals_every), sample)
+            self._internals = InternalsMonitor(probe, InternalsSchedule(self.internals_every), sample, self._clock)
             return probe
         except Exception as error:
             self._fail("model internals", error)
@@ -301,7 +311,11 @@ class ScramCallback(keras.callbacks.Callback):
         if self._probe is None:
             return None
         try:
-            return self._probe.read(batch)
+            started = time.perf_counter()
+            tensors = self._probe.read(batch)
+            if tensors is not None:
+                self._stats_schedule.cost(self._clock.in_steps(time.perf_counter() - started))
+            return tensors
         except Exception as error:
             self._probe = None
             self._fail("input statistics", error)

@@ -6,7 +6,7 @@ import dataclasses
 import time
 
 from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
-from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule
+from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StepClock
 from tensorboard_plugin_scram.keras_adapter.updates import WeightSnapshots
 from tensorboard_plugin_scram.observations import ModelStats
 
@@ -20,21 +20,21 @@ class InternalsMonitor:
         sample: A batch `(x, y)` of the training data. With it, measurements run on that
             batch in a function of their own, after the step; without it, inside the next
             train step (the probe's `record` must then be part of the train step).
+        clock: The run's typical step time, to weigh what a measurement costs.
     """
 
-    def __init__(self, probe: InternalsProbe, schedule: InternalsSchedule, sample: tuple | None = None) -> None:
+    def __init__(self, probe: InternalsProbe, schedule: InternalsSchedule, sample: tuple | None = None,
+                 clock: StepClock | None = None) -> None:
         self._probe = probe
         self._schedule = schedule
         self._sample = sample
         self._snapshots = WeightSnapshots(probe.layers)
         self._armed = False
         self._measured_on_sample = 0
-        self._last_call: float | None = None
-        self._step_seconds: float | None = None
+        self._clock = clock or StepClock()
 
     def after_step(self, step: int, loss: float | None) -> ModelStats | None:
         """The model's statistics if `step` was measured (else None); arms the next step if due."""
-        self._time_step()
         if self._armed and self._sample is not None:
             self._measure_on_sample()
         stats = self._read(step) if self._armed else None
@@ -57,23 +57,14 @@ class InternalsMonitor:
         self._probe.measure_on(*self._sample)
         return self._probe.read()
 
-    def _time_step(self) -> None:
-        """A running typical step time, from the steps without a measurement."""
-        now = time.perf_counter()
-        if self._last_call is not None and not self._armed:
-            seconds = now - self._last_call
-            self._step_seconds = seconds if self._step_seconds is None else 0.9 * self._step_seconds + 0.1 * seconds
-        self._last_call = now
-
     def _measure_on_sample(self) -> None:
         started = time.perf_counter()
         self._probe.measure_on(*self._sample)
         seconds = time.perf_counter() - started
         self._measured_on_sample += 1
         # The first call includes tracing, a one-off cost that says nothing about the next.
-        if self._measured_on_sample > 1 and self._step_seconds:
-            self._schedule.cost(seconds / self._step_seconds)
-        self._last_call = time.perf_counter()  # the measurement is not part of the next step's time
+        if self._measured_on_sample > 1:
+            self._schedule.cost(self._clock.in_steps(seconds))
 
     def _read(self, step: int) -> ModelStats | None:
         stats = self._probe.read()

@@ -26,23 +26,47 @@ class _Stride:
         return step + stride
 
 
-class StatsSchedule:
-    """Which steps' batch statistics (and loss values) are read.
+class _Budget:
+    """Spacing by cost: `interval` keeps one sample's cost within `budget` of the training time."""
+
+    def __init__(self, every: int, budget: float, max_every: int | None) -> None:
+        self.every = max(1, int(every))
+        self.budget = budget
+        self.max_every = max(self.every, int(max_every or 10 * self.every))
+        self._cost_in_steps = 0.0
+
+    def cost(self, steps: float) -> None:
+        """Records what one sample costs, in training steps' time."""
+        if math.isfinite(steps) and steps >= 0:
+            self._cost_in_steps = steps
+
+    @property
+    def interval(self) -> int:
+        """Steps between two samples in normal training, at the current cost."""
+        spaced = math.ceil(self._cost_in_steps / self.budget) if self.budget > 0 else self.every
+        return min(max(self.every, spaced), self.max_every)
+
+
+class StatsSchedule(_Budget):
+    """Which steps' batch statistics are read.
 
     Args:
-        every: Steps between two samples after the first `always` steps.
+        every: Fewest steps between two samples after the first `always` steps.
         always: Every step before this one is sampled.
+        budget: The share of training time reading statistics may take; samples are
+            spaced further apart when one costs more.
+        max_every: Most steps between two samples (default 10 x `every`).
     """
 
-    def __init__(self, every: int = 10, always: int = 20) -> None:
-        self.every = max(1, int(every))
+    def __init__(self, every: int = 10, always: int = 20, budget: float = 0.01, max_every: int | None = None) -> None:
+        super().__init__(every, budget, max_every)
         self.always = always
         self._last: int | None = None
         self._stride = _Stride()
 
     def due(self, step: int) -> bool:
         """Whether `step` is sampled."""
-        return step < self.always or self._last is None or step - self._last >= self.every
+        return step < self.always or self._last is None or step - self._last >= self.interval
 
     def taken(self, step: int) -> None:
         """Records that `step` was sampled (due, or read for another reason)."""
@@ -53,7 +77,31 @@ class StatsSchedule:
         return self.due(self._stride.upcoming(step))
 
 
-class InternalsSchedule:
+class StepClock:
+    """A running typical training step time, leaving out the time SCRAM itself took."""
+
+    def __init__(self) -> None:
+        self.seconds: float | None = None
+        self._last: float | None = None
+        self._excluded = 0.0
+
+    def tick(self, now: float) -> None:
+        """Called at each step's end."""
+        if self._last is not None:
+            step = max(now - self._last - self._excluded, 1e-9)
+            self.seconds = step if self.seconds is None else 0.9 * self.seconds + 0.1 * step
+        self._last, self._excluded = now, 0.0
+
+    def exclude(self, seconds: float) -> None:
+        """Time spent by SCRAM since the last tick: not part of the training step."""
+        self._excluded += seconds
+
+    def in_steps(self, seconds: float) -> float:
+        """`seconds` as a number of typical steps (inf before any step was timed)."""
+        return seconds / self.seconds if self.seconds else math.inf
+
+
+class InternalsSchedule(_Budget):
     """Decides, at the end of each step, whether the next step is measured.
 
     Measurements come at step `first`, again at step `confirm` (checks that need a
@@ -78,16 +126,14 @@ class InternalsSchedule:
     def __init__(self, every: int = 50, first: int = 5, alarm_every: int | None = None,
                  rise_factor: float = 2.0, confirm: int = 20, budget: float = 0.01,
                  max_every: int | None = None) -> None:
-        self.every = max(1, int(every))
+        super().__init__(every, budget, max_every)
         self.first = max(0, int(first))
         self.alarm_every = max(1, int(alarm_every or self.every // 10 or 1))
         self.rise_factor = rise_factor
         self.confirm = max(0, int(confirm))
-        self.budget = budget
-        self.max_every = max(self.every, int(max_every or 10 * self.every))
         self._last_sampled: int | None = None
         self._measurements = 0
-        self._cost_in_steps = 1.0
+        self._cost_in_steps = 1.0  # until measured: about one training step
         self._best_loss = math.inf
         self._stride = _Stride()
 
@@ -95,17 +141,6 @@ class InternalsSchedule:
         """Records that `step` was measured."""
         self._last_sampled = step
         self._measurements += 1
-
-    def cost(self, steps: float) -> None:
-        """Records what one measurement costs, in training steps' time."""
-        if math.isfinite(steps) and steps >= 0:
-            self._cost_in_steps = steps
-
-    @property
-    def interval(self) -> int:
-        """Steps between two measurements in normal training, at the current cost."""
-        spaced = math.ceil(self._cost_in_steps / self.budget) if self.budget > 0 else self.every
-        return min(max(self.every, spaced), self.max_every)
 
     def next_is_due(self, step: int, loss: float | None) -> bool:
         """Whether the step after `step` (which just ended, with this running loss) is due."""
