@@ -103,11 +103,20 @@ def blocked_wiring(log_dir):
 
 
 def input_zeroed_by_lambda(log_dir):
-    # A Python lambda in the model: Keras' safe mode refuses to rebuild it from its config.
+    # Python lambdas (one using a module global) in the model: Keras' safe mode refuses to
+    # rebuild them from their config, and rebuilding them unsafely would lose `keras`.
     x, y = S.digits()
     inputs = keras.Input((64,))
-    hidden = keras.layers.Dense(32, activation="relu")(keras.layers.Lambda(lambda t: t * 0.0)(inputs))
+    hidden = keras.layers.Lambda(lambda t: keras.ops.tanh(t) * 0.0)(inputs)
+    hidden = keras.layers.Dense(32, activation="relu")(hidden)
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(hidden))
+    compile_fit(model, x, y, log_dir, callback=ScramCallback(log_dir, preflight=True), epochs=1)
+
+
+def sequential_lambda_with_preflight(log_dir):
+    x, y = S.digits()
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Lambda(lambda t: keras.ops.tanh(t) * 0.0),
+                              keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10, activation="softmax")])
     compile_fit(model, x, y, log_dir, callback=ScramCallback(log_dir, preflight=True), epochs=1)
 
 
@@ -132,6 +141,7 @@ CASES = {
     sorted_dataset: ({"data_not_shuffled"}, 20),
     blocked_wiring: ({"cannot_overfit_batch"}, 0),
     input_zeroed_by_lambda: ({"cannot_overfit_batch"}, 0),
+    sequential_lambda_with_preflight: ({"cannot_overfit_batch"}, 0),
 }
 
 

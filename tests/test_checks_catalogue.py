@@ -215,6 +215,8 @@ def test_class_imbalance_quiet_on_mild_imbalance_and_without_class_counts():
     assert not any(batches(ClassImbalance(), [label_counts_batch((4,) * 8)] * 20))
     regression = x_and_y(0, 1, y_count=320)  # no class counts: not class labels
     assert batches(ClassImbalance(), [regression] * 20) == [None] * 20
+    counts = run_info(1, None, LossInfo("mean_squared_error"))  # mostly-zero integer counts, regressed
+    assert batches(ClassImbalance(), [label_counts_batch((29, 3))] * 20, counts) == [None] * 20
 
 
 def label_batch(value: float | None) -> BatchObservation:

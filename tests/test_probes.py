@@ -90,3 +90,46 @@ def test_array_probe_reads_the_very_batch_without_shuffle_and_leaves_validation_
     assert labels.class_counts == tuple(np.bincount(y[32:64]))
     [_, last] = probe.read(batch=2)  # rows 64..79: the last 20 of 100 rows are validation data
     assert last.count == 16
+
+
+def test_shuffle_batch_reads_the_very_batch_like_no_shuffle():
+    x, y = S.digits()
+    probe = ArrayProbe({"x": x[:96], "y": y[:96], "shuffle": "batch"}, batch_size=32)
+    probe.install()
+    [inputs, _] = probe.read(batch=2)
+    assert inputs.mean == pytest.approx(float(x[64:96].mean()), rel=1e-5)
+
+
+def test_one_replica_mirrored_strategy_on_a_dataset_still_counts_nan(tmp_path):
+    x, y = S.digits()
+    x = x[:640].copy()
+    x[100, 0] = np.nan
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        model = S.mlp(64, (16,), 10)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    data = tf.data.Dataset.from_tensor_slices((x, y[:640])).batch(32)
+    model.fit(data, epochs=1, verbose=0, callbacks=[ScramCallback(str(tmp_path))])
+    fired = {d["check"] for d in report_json(tmp_path)}
+    assert "input_contains_nan" in fired and "scram_internal_error" not in fired, fired
+
+
+def test_arrays_too_large_to_scan_are_screened_in_the_train_step(tmp_path, monkeypatch):
+    from tensorboard_plugin_scram.keras_adapter import array_probe
+
+    monkeypatch.setattr(array_probe, "MAX_SCANNED_VALUES", 1000)
+    model, x, labels = _nan_at_step_37(one_hot=False)
+    model.fit(x, labels, batch_size=32, epochs=1, verbose=0, callbacks=[ScramCallback(str(tmp_path))])
+    [found] = [d for d in report_json(tmp_path) if d["check"] == "input_contains_nan"]
+    assert found["evidence"]["nonfinite_total"] == 7 and found["step"] >= 1
+
+
+def test_loss_curve_keeps_its_spacing_with_steps_per_execution(tmp_path):
+    from tensorboard_plugin_scram.reader import read_logdir
+
+    x, y = S.digits()
+    model = S.mlp(64, (16,), 10)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", steps_per_execution=2)
+    model.fit(x[:1600], y[:1600], batch_size=32, epochs=2, verbose=0, callbacks=[ScramCallback(str(tmp_path))])
+    [records] = read_logdir(str(tmp_path))
+    late = [b["step"] for b in records.batches if b["step"] >= 20]
+    assert len(late) >= 6 and all(b - a >= 10 for a, b in zip(late, late[1:])), late

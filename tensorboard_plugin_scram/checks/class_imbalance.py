@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tensorboard_plugin_scram.checks import _losses
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -35,8 +36,9 @@ class ClassImbalance(Check):
     at least `majority_share`. The 0.9 default follows SageMaker Debugger's imbalance
     rule (largest/smallest > 10) in spirit while staying quiet on mild imbalance; with
     many classes a 90% majority is an even stronger skew. Labels are counted for class
-    ids 0..63 (and one-hot rows of up to 64 columns); soft or multi-hot labels are not
-    class labels and are not counted.
+    ids 0..63 (and one-hot rows of up to 64 columns), and only under a classification loss
+    (cross-entropy): integer regression targets are not classes; soft or multi-hot labels
+    are not counted.
     """
 
     id = "class_imbalance"
@@ -50,6 +52,8 @@ class ClassImbalance(Check):
         self._counts: list[int] = []
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
+        if not any(_losses.is_classification(loss) for loss in history.run.losses):
+            return None  # integer regression targets (counts) are not classes
         labels = next((t for t in obs.tensors or () if t.role == "target" and t.class_counts), None)
         if labels is None:
             return None

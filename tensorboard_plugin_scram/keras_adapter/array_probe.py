@@ -19,9 +19,10 @@ from tensorboard_plugin_scram.keras_adapter.probes import MAX_TENSORS, leaves, s
 from tensorboard_plugin_scram.keras_adapter.source import take_rows
 from tensorboard_plugin_scram.observations import TensorStats
 
-# Above this many values an array is not scanned whole for NaN/Inf (a memory-mapped data
-# set could be far larger than memory); its sampled batches are counted instead.
-MAX_SCANNED_VALUES = 2**27
+# Above this many values (over all arrays) the data are not scanned whole for NaN/Inf (a
+# memory-mapped data set could be far larger than memory): `BatchProbe` screens each batch
+# inside the train step instead.
+MAX_SCANNED_VALUES = 2**28
 _CHUNK_VALUES = 2**20
 
 
@@ -42,18 +43,21 @@ class ArrayProbe:
         self._named = [(n, role, a) for n, role, a in named if _is_numeric(a)][:MAX_TENSORS]
         self._rows = len(self._named[0][2]) if self._named else 0
         self._batch_size = max(1, min(int(batch_size), self._rows or 1))
-        self._ordered = arguments.get("shuffle", True) is False
+        # shuffle="batch" keeps each batch's rows (only their order within it changes).
+        self._ordered = arguments.get("shuffle", True) in (False, "batch")
         self._embedding_inputs = embedding_inputs
         self._totals: dict[str, int] = {}
-        self._scanned: set[str] = set()
         self._rng = np.random.default_rng(0)  # SCRAM's own: the user's random state is left alone
 
+    @staticmethod
+    def suits(arguments: dict) -> bool:
+        """Whether the arrays are small enough to be scanned whole for NaN/Inf."""
+        return sum(a.size for _, a in leaves(_training_part(arguments), "data") if hasattr(a, "size")) \
+            <= MAX_SCANNED_VALUES
+
     def install(self) -> None:
-        """Counts NaN/Inf over the training data (arrays up to `MAX_SCANNED_VALUES` values)."""
-        for name, _, array in self._named:
-            if array.size <= MAX_SCANNED_VALUES:
-                self._totals[name] = _nonfinite(array)
-                self._scanned.add(name)
+        """Counts NaN/Inf over all the training data."""
+        self._totals = {name: _nonfinite(array) for name, _, array in self._named}
 
     def uninstall(self) -> None:
         """Nothing to undo: the model was never touched."""
@@ -71,8 +75,6 @@ class ArrayProbe:
         stats, classes = stats.numpy(), classes.numpy()
         result = []
         for i, (name, role, _) in enumerate(self._named):
-            if name not in self._scanned:
-                self._totals[name] = self._totals.get(name, 0) + int(stats[i, 1])
             result.append(tensor_stats(name, role, stats[i], classes[i], self._totals.get(name, 0),
                                        self._embedding_inputs))
         return tuple(result)

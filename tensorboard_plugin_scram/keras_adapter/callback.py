@@ -22,7 +22,7 @@ from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
 from tensorboard_plugin_scram.keras_adapter.model_info import describe, nonfinite_weights
 from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
 from tensorboard_plugin_scram.keras_adapter.preflight import first_batch, overfit_one_batch
-from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe
+from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe, single_device
 from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StatsSchedule, StepClock
 from tensorboard_plugin_scram.keras_adapter.source import fit_arguments, fit_batch_size, locations
 from tensorboard_plugin_scram.observations import (
@@ -142,6 +142,7 @@ class ScramCallback(keras.callbacks.Callback):
         self._next_step = 0
         self._stats_schedule = StatsSchedule(self.sample_every)
         self._clock = StepClock()
+        self._curve_step = 0
         self._loss_was_finite = True
         self._epoch_base = 0
         self._epoch = 0
@@ -171,6 +172,7 @@ class ScramCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: Mapping | None = None) -> None:
         self._epoch = int(epoch)
         self._epoch_base = self._next_step
+        self._clock.pause()  # validation and the time between fit() calls are no training step
 
     @_guarded("batch check")
     def on_train_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
@@ -198,7 +200,9 @@ class ScramCallback(keras.callbacks.Callback):
             model_stats = self._where_nan_went()  # at the first non-finite batch only
         self._loss_was_finite = finite
         self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors, model_stats)))
-        if self._writer is not None and (step < _CURVE_ALWAYS or step % self.sample_every == 0 or not finite):
+        if self._writer is not None and (step < _CURVE_ALWAYS or step - self._curve_step >= self.sample_every
+                                         or not finite):
+            self._curve_step = step
             self._writer.write_batch(step, self._epoch, values)
         self._clock.exclude(time.perf_counter() - started)
 
@@ -247,7 +251,7 @@ class ScramCallback(keras.callbacks.Callback):
     def _install_probe(self, run: RunInfo, arguments: dict, sample: tuple | None) -> None:
         internals = self._install_internals(run, sample)
         try:
-            if sample is not None:
+            if sample is not None and ArrayProbe.suits(arguments):
                 # Arrays: batches are read from them and the internals measured on a sample,
                 # both outside the train step, which stays exactly as Keras built it.
                 self._probe = ArrayProbe(arguments, run.batch_size or 32, run.embedding_inputs)
@@ -265,10 +269,10 @@ class ScramCallback(keras.callbacks.Callback):
         wanted = self.extra_checks or set(_INTERNALS_CHECKS) - set(self.disable)
         if not self.internals_every or not wanted:
             return None
-        if getattr(self.model.distribute_strategy, "num_replicas_in_sync", 1) > 1:
-            # The measuring branch would need a cross-replica merge inside tf.cond, which
-            # TensorFlow does not support: under several replicas only the cheap
-            # statistics run.
+        if sample is None and not single_device(self.model):
+            # Measured inside the train step, the branch would need a cross-replica merge
+            # inside tf.cond, which TensorFlow does not support: under a distribution
+            # strategy without a sample of arrays, only the batch statistics run.
             return None
         try:
             losses = [getattr(loss, "name", loss) for loss in run.losses]

@@ -62,19 +62,19 @@ def overfit_one_batch(model: keras.Model, x: Any, y: Any, steps: int = STEPS) ->
 def _clone(model: keras.Model) -> keras.Model:
     """A copy of the model's architecture (new weights), also when it holds a Python lambda.
 
-    Keras rebuilds a functional model from its config, and its safe mode refuses a `Lambda`
-    layer holding a Python lambda. That guards against code in files from elsewhere; here
-    the lambda is the user's own object in this process, so rebuilding it adds no risk.
+    Keras rebuilds each layer from its config; for a `Lambda` that would serialise the
+    function, which safe mode refuses and which loses the function's globals. A `Lambda`
+    is rebuilt around the very same function object instead.
     """
-    try:
-        return keras.models.clone_model(model)
-    except ValueError as error:
-        if "Lambda" not in str(error):
-            raise
-        from keras.src.saving.serialization_lib import SafeModeScope  # no public equivalent in Keras 3
+    return keras.models.clone_model(model, clone_function=_clone_layer)
 
-        with SafeModeScope(False):
-            return keras.models.clone_model(model)
+
+def _clone_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
+    if isinstance(layer, keras.layers.Lambda):
+        return keras.layers.Lambda(layer.function, output_shape=getattr(layer, "_output_shape", None),
+                                   mask=getattr(layer, "mask", None), arguments=getattr(layer, "arguments", None),
+                                   name=layer.name)
+    return layer.__class__.from_config(layer.get_config())
 
 
 def _scalar(value: Any) -> float:

@@ -63,9 +63,9 @@ class BatchProbe:
         self._wanted: tf.Variable | None = None
         self._requested = True
         self._runs_read = 0.0
-        # Inside a tf.cond, replicas could not merge their writes: with several replicas
-        # the statistics are computed on every step instead.
-        self._conditional = getattr(model.distribute_strategy, "num_replicas_in_sync", 1) <= 1
+        # Inside a tf.cond, a distributed variable cannot merge its replicas' writes: under a
+        # distribution strategy the statistics are computed on every step instead.
+        self._conditional = single_device(model)
 
     def install(self) -> None:
         """Wraps `model.train_step` and rebuilds the train function around it."""
@@ -150,6 +150,17 @@ class BatchProbe:
         runs = tf.pad(old[MAX_TENSORS:, :1] + 1.0, [[0, 0], [0, _WIDTH - 1]])
         self._table.assign(tf.concat([tf.pad(rows, [[0, MAX_TENSORS - count], [0, 0]]), runs], axis=0))
         return tf.constant(True)
+
+
+def single_device(model: keras.Model) -> bool:
+    """Whether the model trains without a distribution strategy that mirrors variables.
+
+    Even a one-replica `MirroredStrategy` mirrors them, and their writes cannot sit inside
+    a `tf.cond` (TensorFlow refuses a cross-replica merge there).
+    """
+    strategy = getattr(model, "distribute_strategy", None)
+    return strategy is None or isinstance(strategy, tf.distribute.OneDeviceStrategy) or (
+        type(strategy).__name__ == "_DefaultDistributionStrategy")
 
 
 def _probe_variable(name: str, initial: tf.Tensor) -> tf.Variable:
@@ -265,13 +276,14 @@ def _may_be_nonfinite(tensors: list[tf.Tensor]) -> tf.Tensor:
 def _class_counts(tensor: tf.Tensor) -> tf.Tensor:
     """How many samples of the batch have each class label (zeros if not class labels).
 
-    Class ids (one value per sample) are counted for ids 0..MAX_CLASSES-1; one-hot rows
-    are summed column by column. Anything else (regression targets, ids out of range,
-    multi-hot or soft labels) gives zeros, so the counts are trusted whenever non-zero.
+    Class ids (one value per sample) are counted for ids 0..MAX_CLASSES-1; one-hot rows of
+    up to MAX_CLASSES columns are summed column by column. Anything else (ids out of range,
+    wider, multi-hot or soft labels, non-integer targets) gives zeros. Integer regression
+    targets do give counts: whether the loss is a classification loss is the check's call.
     """
     x = tf.cast(tensor, tf.float32)
     width = x.shape[-1] if x.shape.rank and x.shape.rank > 1 else 1
-    if width is None:
+    if width is None or width > MAX_CLASSES:
         return tf.zeros([MAX_CLASSES])
     rows = tf.reshape(x, [-1, width])
     whole = tf.reduce_all(tf.equal(rows, tf.round(rows)))
@@ -282,6 +294,5 @@ def _class_counts(tensor: tf.Tensor) -> tf.Tensor:
                                   maxlength=MAX_CLASSES, dtype=tf.float32)
     else:
         valid = whole & tf.reduce_all((rows >= 0) & (rows <= 1)) & tf.reduce_all(tf.equal(tf.reduce_sum(rows, 1), 1.0))
-        columns = tf.reduce_sum(rows[:, :MAX_CLASSES], axis=0)
-        counts = tf.pad(columns, [[0, max(MAX_CLASSES - width, 0)]])
+        counts = tf.pad(tf.reduce_sum(rows, axis=0), [[0, MAX_CLASSES - width]])
     return tf.where(valid, counts, tf.zeros([MAX_CLASSES]))

@@ -92,6 +92,10 @@ class StepClock:
             self.seconds = step if self.seconds is None else 0.9 * self.seconds + 0.1 * step
         self._last, self._excluded = now, 0.0
 
+    def pause(self) -> None:
+        """The time until the next tick is not a training step (validation, between fits)."""
+        self._last, self._excluded = None, 0.0
+
     def exclude(self, seconds: float) -> None:
         """Time spent by SCRAM since the last tick: not part of the training step."""
         self._excluded += seconds
