@@ -133,3 +133,13 @@ def test_loss_curve_keeps_its_spacing_with_steps_per_execution(tmp_path):
     [records] = read_logdir(str(tmp_path))
     late = [b["step"] for b in records.batches if b["step"] >= 20]
     assert len(late) >= 6 and all(b - a >= 10 for a, b in zip(late, late[1:])), late
+
+
+def test_nan_late_in_a_dataset_of_unknown_length_is_reported_by_the_epoch_end(tmp_path):
+    model, x, labels = _nan_at_step_37(one_hot=False)
+    x, labels = x[:38 * 32], labels[:38 * 32]  # the NaN batch is the last one
+    data = tf.data.Dataset.from_tensor_slices((x, labels)).filter(lambda *_: True).batch(32)
+    assert data.cardinality() == tf.data.UNKNOWN_CARDINALITY
+    model.fit(data, epochs=1, verbose=0, callbacks=[ScramCallback(str(tmp_path), sample_every=50)])
+    [found] = [d for d in report_json(tmp_path) if d["check"] == "input_contains_nan"]
+    assert found["evidence"]["nonfinite_total"] == 7 and found["step"] == 37

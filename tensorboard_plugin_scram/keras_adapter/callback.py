@@ -210,6 +210,12 @@ class ScramCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
         step = max(self._next_step - 1, 0)
         values = _floats(logs)
+        if not (self.params or {}).get("steps") and self._probe is not None:
+            # A data set of unknown length: its last batch could not be told in advance, so
+            # statistics computed since the last sample (a NaN counted) are read now.
+            tensors = self._read_probe(step - self._epoch_base)
+            if tensors is not None:
+                self._emit(self._engine.batch(BatchObservation(step, int(epoch), {}, tensors)))
         self._emit(self._engine.epoch(EpochObservation(step, int(epoch), values)))
         if self._writer is not None:
             self._writer.write_epoch(step, int(epoch), values, self._cost())
