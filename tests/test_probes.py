@@ -143,3 +143,38 @@ def test_nan_late_in_a_dataset_of_unknown_length_is_reported_by_the_epoch_end(tm
     model.fit(data, epochs=1, verbose=0, callbacks=[ScramCallback(str(tmp_path), sample_every=50)])
     [found] = [d for d in report_json(tmp_path) if d["check"] == "input_contains_nan"]
     assert found["evidence"]["nonfinite_total"] == 7 and found["step"] == 37
+
+
+def _agreement_cases() -> dict[str, tuple[str, np.ndarray]]:
+    rng = np.random.default_rng(3)
+    images = rng.normal(0.4, 2.0, (16, 6, 6, 3)).astype("float32")
+    holes = images.copy()
+    holes[2, 1, 1, 0], holes[5, :, :, 1], holes[9, 0, 0, 2] = np.nan, np.inf, -np.inf
+    one_hot = np.eye(5, dtype="float32")[rng.integers(0, 5, 16)]
+    return {
+        "images": ("input", images),
+        "images_with_nan_and_inf": ("input", holes),
+        "all_nan_column": ("input", np.where(np.arange(4) == 1, np.nan, rng.random((16, 4)))),
+        "pixels_0_255": ("input", rng.integers(0, 256, (16, 8, 8)).astype("uint8")),
+        "booleans": ("input", rng.random((16, 3)) > 0.5),
+        "class_ids": ("target", rng.integers(0, 10, 16)),
+        "class_ids_out_of_range": ("target", rng.integers(0, 100, 16)),
+        "one_hot": ("target", one_hot),
+        "soft_labels": ("target", one_hot * 0.9 + 0.02),
+        "wide_one_hot": ("target", np.eye(80, dtype="float32")[rng.integers(0, 80, 16)]),
+        "regression": ("target", rng.normal(size=16).astype("float32")),
+        "labels_with_nan": ("target", np.where(np.arange(16) == 4, np.nan, rng.integers(0, 3, 16))),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_agreement_cases()))
+def test_host_statistics_agree_with_the_in_graph_ones(case):
+    """Arrays are summarised in NumPy, datasets in the train step: both must give the same numbers."""
+    from tensorboard_plugin_scram.keras_adapter.array_probe import batch_statistics, class_counts
+    from tensorboard_plugin_scram.keras_adapter.probes import statistics_function
+
+    role, array = _agreement_cases()[case]
+    graph_stats, graph_classes = statistics_function((role,))([tf.constant(array)])
+    host_classes = class_counts(array) if role == "target" else np.zeros_like(graph_classes.numpy()[0])
+    np.testing.assert_allclose(batch_statistics(array), graph_stats.numpy()[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(host_classes, graph_classes.numpy()[0])
