@@ -53,7 +53,9 @@ class Engine:
         """Checks at the end of one training batch."""
         self.history.add_batch(obs)
         history = self.history
-        return self._run_hook("batch", obs.step, obs.epoch, lambda c: c.on_batch(obs, history))
+        present = _PRESENT[obs.tensors is not None, obs.model is not None]
+        return self._run_hook("batch", obs.step, obs.epoch, lambda c: c.on_batch(obs, history),
+                              lambda c: c.batch_needs <= present)
 
     def epoch(self, obs: EpochObservation) -> list[Diagnostic]:
         """Checks at the end of one epoch."""
@@ -66,10 +68,13 @@ class Engine:
         return self._open_episodes(InternalError, "internal", [finding], step, epoch)
 
     def _run_hook(
-        self, phase: str, step: int, epoch: int | None, call: Callable[[Check], Findings]
+        self, phase: str, step: int, epoch: int | None, call: Callable[[Check], Findings],
+        applies: Callable[[Check], bool] | None = None,
     ) -> list[Diagnostic]:
         diagnostics: list[Diagnostic] = []
         for check in list(self._checks[phase]):
+            if applies is not None and not applies(check):
+                continue  # nothing it could judge: as if it had returned None
             try:
                 findings = call(check)
                 if findings is not None:
@@ -105,6 +110,11 @@ class Engine:
 
 
 _HOOKS = {"begin": "on_train_begin", "batch": "on_batch", "epoch": "on_epoch"}
+# The parts a batch observation carries, by (has tensors, has model statistics).
+_PRESENT = {
+    (tensors, model): frozenset(name for name, has in (("tensors", tensors), ("model", model)) if has)
+    for tensors in (False, True) for model in (False, True)
+}
 
 
 def _implements(check: Check, hook: str) -> bool:

@@ -48,6 +48,33 @@ def test_no_opinion_keeps_the_episode_open():
     assert feed(engine, [2, None, None, 2, 2]) == [0]
 
 
+class CountsModelBatches(Check):
+    id = "counts_model_batches"
+    title = "model seen"
+    batch_needs = frozenset({"model"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def on_batch(self, obs, history):
+        self.calls += 1
+        return [Finding(self.title, "seen", "nothing")]
+
+
+def test_a_check_is_skipped_on_batches_without_what_it_needs():
+    from tensorboard_plugin_scram.observations import ModelStats
+
+    check = CountsModelBatches()
+    engine = Engine([check, LossAbove()])
+    stats = ModelStats(layers=())
+    measured = [engine.batch(BatchObservation(s, 0, {"loss": 0.1}, model=stats if s in (2, 5) else None))
+                for s in range(8)]
+    assert check.calls == 2
+    # Skipped batches count as "no opinion": the episode opened at step 2 stays open.
+    assert [step for step, found in enumerate(measured) if found] == [2]
+
+
 def test_a_failing_check_is_reported_once_and_switched_off():
     errors = []
     engine = Engine([Exploding(), LossAbove()], on_error=lambda where, e: errors.append(where))

@@ -197,3 +197,25 @@ def test_probe_measures_functional_model_on_tf_data_with_steps_per_execution(rec
     # an execution runs 4 steps, but the epoch's last one may run fewer
     assert hidden.grad_norm > 0 and hidden.update_norm > 0 and 1 <= hidden.update_steps <= 4
     assert model.predictions.count > 1 and model.predictions.predicted_classes > 1
+
+
+def test_later_fits_reuse_the_traced_measurement_until_the_model_changes(tmp_path):
+    """fit() called in a loop (one epoch each) traces the internals measurement once."""
+    x, y = digits()
+    keras.utils.set_random_seed(0)
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    recorder = _Recorder()
+    callback = ScramCallback(tmp_path, extra_checks=[recorder])
+    probes = []
+    for _ in range(3):
+        model.fit(x[:640], y[:640], batch_size=32, epochs=1, verbose=0, callbacks=[callback])
+        probes.append(callback._internals_probe)
+    probe = probes[0]
+    assert probes == [probe] * 3 and probe._measure_function.experimental_get_tracing_count() == 1
+    assert len({obs.step for obs in recorder.seen}) >= 3, "every fit() measured"
+    model.layers[0].trainable = False  # fine-tuning: other weights to measure
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x[:640], y[:640], batch_size=32, epochs=1, verbose=0, callbacks=[callback])
+    assert callback._internals_probe is not probe
+    assert recorder.seen[-1].model.layers[0].weight_norm is None, "the frozen layer has no trainable weights now"

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tensorboard_plugin_scram import ScramCallback
+from tensorboard_plugin_scram.checks import Check
 from tensorboard_plugin_scram.keras_adapter.array_probe import ArrayProbe
 from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe
 from tests import scenarios as S
@@ -98,6 +99,53 @@ def test_shuffle_batch_reads_the_very_batch_like_no_shuffle():
     probe.install()
     [inputs, _] = probe.read(batch=2)
     assert inputs.mean == pytest.approx(float(x[64:96].mean()), rel=1e-5)
+
+
+class _TargetMeans(Check):
+    """Keeps, per step, the mean of the labels SCRAM read."""
+
+    id = "test_target_means"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.means = {}
+
+    def on_batch(self, obs, history):
+        for t in obs.tensors or ():
+            if t.role == "target":
+                self.means[obs.step] = t.mean
+
+
+class _BatchLosses(keras.callbacks.Callback):
+    """Each batch's own loss, recovered from Keras' running mean over the epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.losses = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._seen, self._mean = 0, 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        mean = logs["loss"]
+        self.losses.append((self._seen + 1) * mean - self._seen * self._mean)
+        self._seen, self._mean = self._seen + 1, mean
+
+
+def test_without_shuffle_the_batch_read_is_the_one_keras_took_across_short_epochs(tmp_path):
+    """steps_per_epoch below the data's batches: Keras goes on through the data across epochs."""
+    batch, batches = 4, 10
+    x = np.zeros((batch * batches, 2), "float32")
+    y = np.repeat(np.arange(batches), batch).astype("float32")[:, None]  # labels = the batch's index
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", loss=lambda t, p: keras.ops.mean(t) + 0.0 * keras.ops.mean(p))  # loss = batch index
+    means, losses = _TargetMeans(), _BatchLosses()
+    model.fit(x, y, batch_size=batch, epochs=5, steps_per_epoch=3, shuffle=False, verbose=0,
+              callbacks=[losses, ScramCallback(tmp_path, extra_checks=[means], internals_every=0)])
+    taken = [round(loss) for loss in losses.losses]
+    assert taken[3:6] == [3, 4, 5], "the second epoch goes on where the first stopped"
+    assert len(means.means) == len(taken)
+    assert [round(means.means[step]) for step in range(len(taken))] == taken
 
 
 def test_one_replica_mirrored_strategy_on_a_dataset_still_counts_nan(tmp_path):

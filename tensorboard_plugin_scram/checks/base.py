@@ -67,6 +67,10 @@ class Check:
         severity: Default `Severity`.
         confidence: Default `Confidence`.
         thresholds: Default values of the configurable thresholds, by name.
+        batch_needs: The parts of a `BatchObservation` that `on_batch` cannot judge
+            without (`"tensors"`, `"model"`): batches that lack one skip the check, as if
+            it had returned None. Most batches carry neither, so this keeps the per-step
+            cost to the checks that read the loss.
 
     Example:
 
@@ -101,6 +105,7 @@ class Check:
     severity: ClassVar[Severity] = Severity.WARNING
     confidence: ClassVar[Confidence] = Confidence.MEDIUM
     thresholds: ClassVar[Mapping[str, float]] = {}
+    batch_needs: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **thresholds: float) -> None:
         self._thresholds = dict(self.thresholds)

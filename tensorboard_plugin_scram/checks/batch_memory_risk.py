@@ -46,6 +46,7 @@ class BatchMemoryRisk(Check):
     severity = Severity.WARNING
     confidence = Confidence.LOW
     thresholds = {"info_share": 0.5, "warn_share": 0.8}
+    batch_needs = frozenset({"tensors"})
 
     def on_train_begin(self, run: RunInfo) -> Findings:
         # With fit(batch_size=...) known, warn before the first step can crash.

@@ -46,6 +46,7 @@ class ClassImbalance(Check):
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
     thresholds = {"majority_share": 0.9, "min_labels": 500}
+    batch_needs = frozenset({"tensors"})
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)

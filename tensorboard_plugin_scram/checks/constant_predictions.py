@@ -62,6 +62,7 @@ class ConstantPredictions(Check):
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
     thresholds = {"majority_share": 0.95, "std_ratio": 0.01, "warmup_steps": 20, "patience": 2, "min_batch": 16}
+    batch_needs = frozenset({"model"})
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)

@@ -41,6 +41,7 @@ class DataNotShuffled(Check):
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
     thresholds = {"window": 10, "single_share": 0.5}
+    batch_needs = frozenset({"tensors"})
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)

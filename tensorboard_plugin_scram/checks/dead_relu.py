@@ -50,6 +50,7 @@ class DeadRelu(Check):
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
     thresholds = {"dead_share": 0.5, "high_share": 0.9, "patience": 2, "min_batch": 16}
+    batch_needs = frozenset({"model"})
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)

@@ -58,6 +58,7 @@ class ExplodingGradients(Check):
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
     thresholds = {"norm_limit": 1e3, "error_norm": 1e6, "growth": 100.0, "depth_ratio": 100.0}
+    batch_needs = frozenset({"model"})
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)

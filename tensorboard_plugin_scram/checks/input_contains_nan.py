@@ -39,6 +39,7 @@ class InputContainsNan(Check):
     title = "NaN or Inf in the training data"
     severity = Severity.ERROR
     confidence = Confidence.HIGH
+    batch_needs = frozenset({"tensors"})
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         if obs.tensors is None:

@@ -52,6 +52,7 @@ class InputNotNormalized(Check):
         "std_high": 5.0,
         "raw_limit": 5.0,
     }
+    batch_needs = frozenset({"tensors"})
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         inputs = obs.inputs()

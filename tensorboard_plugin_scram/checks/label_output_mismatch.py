@@ -44,6 +44,7 @@ class LabelOutputMismatch(Check):
     title = "Labels do not fit the model's output"
     severity = Severity.ERROR
     confidence = Confidence.HIGH
+    batch_needs = frozenset({"tensors"})
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         if obs.tensors is None:

@@ -48,6 +48,7 @@ class SaturatedActivations(Check):
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
     thresholds = {"saturated_share": 0.5, "high_share": 0.8, "patience": 2}
+    batch_needs = frozenset({"model"})
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)

@@ -52,6 +52,7 @@ class UpdateRatioUnusual(Check):
     severity = Severity.INFO
     confidence = Confidence.MEDIUM
     thresholds = {"high": 0.1, "low": 1e-5, "patience": 2}
+    batch_needs = frozenset({"model"})
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)

@@ -53,6 +53,7 @@ class VanishingGradients(Check):
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
     thresholds = {"ratio_limit": 1e-3, "high_ratio": 1e-5, "norm_limit": 1e-7, "min_loss": 1e-3, "patience": 2}
+    batch_needs = frozenset({"model"})
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)

@@ -51,6 +51,7 @@ class WeightsNotUpdating(Check):
     severity = Severity.WARNING
     confidence = Confidence.HIGH
     thresholds = {"max_change": 0.0, "patience": 2}
+    batch_needs = frozenset({"model"})
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)

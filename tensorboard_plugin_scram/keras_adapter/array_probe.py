@@ -67,7 +67,12 @@ class ArrayProbe:
         """Nothing to arrange: batches are read from the arrays when asked for."""
 
     def read(self, batch: int = 0) -> tuple[TensorStats, ...] | None:
-        """Statistics of batch `batch` of the epoch (`shuffle=False`), or of a random batch."""
+        """Statistics of the `batch`-th batch since `fit()` began (`shuffle=False`), or of a random one.
+
+        Counting since `fit()` began, not per epoch: with `steps_per_epoch` below the data's
+        batches Keras goes on through the data across epochs, and starts over only once
+        all of it was used, so the count modulo the batches is the batch Keras took.
+        """
         if not self._named or not self._rows:
             return None
         rows = self._batch_rows(batch)
@@ -104,11 +109,12 @@ def batch_statistics(batch: np.ndarray) -> np.ndarray:
     if not all_finite:
         deviation[~finite] = 0.0
         per_deviation[~finite] = 0.0
+    where = True if all_finite else finite
     return np.array([
         count,
         count - n_finite,
-        safe.min(where=finite, initial=np.inf),
-        safe.max(where=finite, initial=-np.inf),
+        safe.min(where=where, initial=np.inf),
+        safe.max(where=where, initial=-np.inf),
         mean,
         np.sqrt(np.square(deviation).sum(dtype=np.float32) / max(n_finite, 1.0)),
         np.abs(per_mean).mean(),

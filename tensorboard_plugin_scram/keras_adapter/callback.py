@@ -87,7 +87,7 @@ class ScramCallback(keras.callbacks.Callback):
         extra_checks: Your own `tensorboard_plugin_scram.checks.Check` instances.
         sample_every: Input statistics are read at every one of the first 20 batches,
             then at least `sample_every` batches apart (further apart when reading them
-            costs more than 1% of the training time); the fine-grained loss curve keeps
+            costs more than 0.5% of the training time); the fine-grained loss curve keeps
             every `sample_every`-th batch. A batch holding NaN or Inf is always caught,
             sampled or not.
         internals_every: Gradients, activations, weight updates and predictions are
@@ -138,6 +138,7 @@ class ScramCallback(keras.callbacks.Callback):
         self._writer: ScramSummaryWriter | None = None
         self._probe: BatchProbe | ArrayProbe | None = None
         self._internals: InternalsMonitor | None = None
+        self._internals_probe: InternalsProbe | None = None
         self._warned = False
         self._next_step = 0
         self._stats_schedule = StatsSchedule(self.sample_every)
@@ -145,6 +146,7 @@ class ScramCallback(keras.callbacks.Callback):
         self._curve_step = 0
         self._loss_was_finite = True
         self._epoch_base = 0
+        self._fit_base = 0
         self._epoch = 0
         self._scram_seconds = 0.0
         self._train_seconds = 0.0
@@ -155,6 +157,7 @@ class ScramCallback(keras.callbacks.Callback):
     @_guarded("set-up")
     def on_train_begin(self, logs: Mapping | None = None) -> None:
         self._train_started = time.perf_counter()
+        self._fit_base = self._next_step
         if self._engine is None:
             checks = build_checks(self.disable, self.thresholds, self.extra_checks)
             self._engine = Engine(checks, on_error=self._warn_once)
@@ -192,7 +195,7 @@ class ScramCallback(keras.callbacks.Callback):
         last_of_epoch = bool(steps) and step - self._epoch_base >= steps - 1
         if self._stats_schedule.due(step) or not finite or last_of_epoch:
             self._stats_schedule.taken(step)
-            tensors = self._read_probe(step - self._epoch_base)
+            tensors = self._read_probe(step - self._fit_base)
         if self._probe is not None:
             self._probe.request(self._stats_schedule.next_is_due(step))
         model_stats = self._read_internals(step, loss)
@@ -213,7 +216,7 @@ class ScramCallback(keras.callbacks.Callback):
         if not (self.params or {}).get("steps") and self._probe is not None:
             # A data set of unknown length: its last batch could not be told in advance, so
             # statistics computed since the last sample (a NaN counted) are read now.
-            tensors = self._read_probe(step - self._epoch_base)
+            tensors = self._read_probe(step - self._fit_base)
             if tensors is not None:
                 self._emit(self._engine.batch(BatchObservation(step, int(epoch), {}, tensors)))
         self._emit(self._engine.epoch(EpochObservation(step, int(epoch), values)))
@@ -281,9 +284,12 @@ class ScramCallback(keras.callbacks.Callback):
             # strategy without a sample of arrays, only the batch statistics run.
             return None
         try:
-            losses = [getattr(loss, "name", loss) for loss in run.losses]
-            probe = InternalsProbe(self.model, losses, on_error=self._internals_failed)
-            probe.install()
+            losses = [str(getattr(loss, "name", loss)) for loss in run.losses]
+            probe = self._internals_probe
+            if probe is None or not probe.measures(self.model, losses):  # else reused: no second trace
+                probe = InternalsProbe(self.model, losses, on_error=self._internals_failed)
+                probe.install()
+                self._internals_probe = probe
             self._internals = InternalsMonitor(probe, InternalsSchedule(self.internals_every), sample, self._clock)
             return probe
         except Exception as error:
@@ -291,7 +297,7 @@ class ScramCallback(keras.callbacks.Callback):
             return None
 
     def _internals_failed(self, error: BaseException) -> None:
-        self._internals = None
+        self._internals = self._internals_probe = None
         self._fail("model internals", error)
 
     def _read_internals(self, step: int, loss: float | None) -> ModelStats | None:

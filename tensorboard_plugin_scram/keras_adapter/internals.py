@@ -63,6 +63,7 @@ class InternalsProbe:
     def __init__(self, model: keras.Model, losses: Sequence[str] = (),
                  on_error: Callable[[BaseException], None] | None = None) -> None:
         self._model = model
+        self._signature = _signature(model, losses)
         self._classification = any(m in name.lower() for name in losses for m in _CLASSIFICATION_LOSSES)
         self._on_error = on_error
         self._plans: list[_LayerPlan] = []
@@ -92,6 +93,14 @@ class InternalsProbe:
                 "scram_layer_stats", tf.fill([max(len(self._plans), 1), len(_LAYER_COLUMNS)], _NOT_MEASURED))
             self._predictions = _variable("scram_prediction_stats", tf.fill([len(_PREDICTION_COLUMNS)], _NOT_MEASURED))
         self._active = True
+
+    def measures(self, model: keras.Model, losses: Sequence[str] = ()) -> bool:
+        """Whether this working probe fits `model` as it is now: a later `fit()` can reuse it.
+
+        It does while the model has the same layers, trainable weights and compiled loss;
+        reusing it spares tracing its measurement again.
+        """
+        return self._active and model is self._model and _signature(model, losses) == self._signature
 
     def request(self) -> None:
         """Asks for the statistics of the next training step."""
@@ -210,6 +219,12 @@ def _plan_layers(model: keras.Model) -> list[_LayerPlan]:
         is_output = _is_output(layer, output_ids) if output_ids else index == len(layers) - 1
         plans.append(_LayerPlan(layer, activation, is_output, variables))
     return plans
+
+
+def _signature(model: keras.Model, losses: Sequence[str]) -> tuple:
+    """What the traced measurement depends on: layers, trainable weights, compiled loss."""
+    layers = tuple((id(layer), tuple(map(id, layer.trainable_variables))) for layer in getattr(model, "layers", []))
+    return layers, id(getattr(model, "_compile_loss", None)), tuple(losses)
 
 
 def activation_name(layer: Any) -> str | None:

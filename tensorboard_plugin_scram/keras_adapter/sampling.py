@@ -54,11 +54,12 @@ class StatsSchedule(_Budget):
         every: Fewest steps between two samples after the first `always` steps.
         always: Every step before this one is sampled.
         budget: The share of training time reading statistics may take; samples are
-            spaced further apart when one costs more.
+            spaced further apart when one costs more. Half that of the internals: data
+            problems show in the first `always` steps, later reads watch for a change.
         max_every: Most steps between two samples (default 10 x `every`).
     """
 
-    def __init__(self, every: int = 10, always: int = 20, budget: float = 0.01, max_every: int | None = None) -> None:
+    def __init__(self, every: int = 10, always: int = 20, budget: float = 0.005, max_every: int | None = None) -> None:
         super().__init__(every, budget, max_every)
         self.always = always
         self._last: int | None = None
