@@ -219,3 +219,26 @@ def test_later_fits_reuse_the_traced_measurement_until_the_model_changes(tmp_pat
     model.fit(x[:640], y[:640], batch_size=32, epochs=1, verbose=0, callbacks=[callback])
     assert callback._internals_probe is not probe
     assert recorder.seen[-1].model.layers[0].weight_norm is None, "the frozen layer has no trainable weights now"
+
+
+@pytest.mark.parametrize("step_seconds, spacing", [(1e-4, 100), (10.0, 10)])
+def test_measurements_on_a_sample_are_spaced_by_what_they_cost(step_seconds, spacing):
+    """Timed against the step clock: a measurement worth many steps is spaced out (up to 10 x `every`)."""
+    from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
+    from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
+    from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StepClock
+
+    x, y = digits()
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x[:64], y[:64], batch_size=32, verbose=0)
+    probe = InternalsProbe(model, ["sparse_categorical_crossentropy"])
+    probe.install()
+    clock = StepClock()
+    clock.seconds = step_seconds
+    schedule = InternalsSchedule(every=10, first=1, confirm=0, budget=0.1)
+    monitor = InternalsMonitor(probe, schedule, (x[:32], y[:32]), clock)
+    measured = [step for step in range(260) if monitor.after_step(step, 1.0) is not None]
+    # The first measurement's cost (tracing) is not counted; until the second, one step is assumed.
+    assert measured[:2] == [1, 11]
+    assert {b - a for a, b in zip(measured[1:], measured[2:])} == {spacing}

@@ -18,8 +18,10 @@ cannot be introspected at all gets `layers=()`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import keras
@@ -132,6 +134,11 @@ class InternalsProbe:
             # cannot branch on tensors anyway, and the trace takes a fifth of the time.
             self._measure_function = tf.function(lambda x, y: self._measure(x, y, None), jit_compile=False,
                                                  reduce_retracing=True, autograph=False)
+            with _quiet_tensorflow():
+                # One trace per model is intended; TensorFlow would warn of "excessive
+                # retracing" when a script trains several models with SCRAM.
+                self._measure_function(x, y)
+            return
         self._measure_function(x, y)
 
     def record(self, data: Any) -> None:
@@ -219,6 +226,17 @@ def _plan_layers(model: keras.Model) -> list[_LayerPlan]:
         is_output = _is_output(layer, output_ids) if output_ids else index == len(layers) - 1
         plans.append(_LayerPlan(layer, activation, is_output, variables))
     return plans
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow() -> Iterator[None]:
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _signature(model: keras.Model, losses: Sequence[str]) -> tuple:
