@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.checks.base import Check, Finding, Findings, batch_needs
 from tensorboard_plugin_scram.checks.internal_error import InternalError
 from tensorboard_plugin_scram.diagnostic import Diagnostic
 from tensorboard_plugin_scram.history import History
@@ -39,6 +39,7 @@ class Engine:
         # Per phase, only the checks that implement its hook: the batch hook runs at every
         # step, and most checks only look at epochs.
         self._checks = {phase: [c for c in checks if _implements(c, hook)] for phase, hook in _HOOKS.items()}
+        self._needs = {id(c): _needs(c) for c in self._checks["batch"]}
         self._on_error = on_error
         # Open episodes: (check id, phase) -> keys of the findings still present.
         self._open: dict[tuple[str, str], set[str]] = {}
@@ -55,7 +56,7 @@ class Engine:
         history = self.history
         present = _PRESENT[obs.tensors is not None, obs.model is not None]
         return self._run_hook("batch", obs.step, obs.epoch, lambda c: c.on_batch(obs, history),
-                              lambda c: c.batch_needs <= present)
+                              lambda c: self._needs[id(c)] <= present)
 
     def epoch(self, obs: EpochObservation) -> list[Diagnostic]:
         """Checks at the end of one epoch."""
@@ -73,9 +74,9 @@ class Engine:
     ) -> list[Diagnostic]:
         diagnostics: list[Diagnostic] = []
         for check in list(self._checks[phase]):
-            if applies is not None and not applies(check):
-                continue  # nothing it could judge: as if it had returned None
             try:
+                if applies is not None and not applies(check):
+                    continue  # nothing it could judge: as if it had returned None
                 findings = call(check)
                 if findings is not None:
                     diagnostics += self._open_episodes(check, phase, findings, step, epoch)
@@ -115,6 +116,15 @@ _PRESENT = {
     (tensors, model): frozenset(name for name, has in (("tensors", tensors), ("model", model)) if has)
     for tensors in (False, True) for model in (False, True)
 }
+
+
+def _needs(check: Check) -> frozenset[str]:
+    """What the check's batch hook reads; an invalid declaration (refused by `build_checks`)
+    counts as none, so the check still runs."""
+    try:
+        return batch_needs(check)
+    except (TypeError, ValueError):
+        return frozenset()
 
 
 def _implements(check: Check, hook: str) -> bool:

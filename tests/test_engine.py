@@ -75,6 +75,23 @@ def test_a_check_is_skipped_on_batches_without_what_it_needs():
     assert [step for step, found in enumerate(measured) if found] == [2]
 
 
+class DeclaresTuple(CountsModelBatches):
+    id = "declares_tuple"
+    batch_needs = ("model",)
+
+
+def test_batch_needs_may_be_any_collection_of_names_and_typos_are_refused():
+    check = DeclaresTuple()
+    engine = Engine([check, LossAbove()])
+    assert feed(engine, [2.0, 0.5]) == [0], "the other checks keep running"
+    assert check.calls == 0
+    build_checks(extra_checks=[DeclaresTuple()])
+    typo = DeclaresTuple()
+    typo.batch_needs = {"tensor"}
+    with pytest.raises(ValueError, match="batch_needs 'tensor'"):
+        build_checks(extra_checks=[typo])
+
+
 def test_a_failing_check_is_reported_once_and_switched_off():
     errors = []
     engine = Engine([Exploding(), LossAbove()], on_error=lambda where, e: errors.append(where))

@@ -213,6 +213,10 @@ def test_later_fits_reuse_the_traced_measurement_until_the_model_changes(tmp_pat
         probes.append(callback._internals_probe)
     probe = probes[0]
     assert probes == [probe] * 3 and probe._measure_function.experimental_get_tracing_count() == 1
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")  # a new compiled loss
+    model.fit(x[:640], y[:640], batch_size=32, epochs=1, verbose=0, callbacks=[callback])
+    assert callback._internals_probe is not probe
+    probe = callback._internals_probe
     assert len({obs.step for obs in recorder.seen}) >= 3, "every fit() measured"
     model.layers[0].trainable = False  # fine-tuning: other weights to measure
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
@@ -242,3 +246,26 @@ def test_measurements_on_a_sample_are_spaced_by_what_they_cost(step_seconds, spa
     # The first measurement's cost (tracing) is not counted; until the second, one step is assumed.
     assert measured[:2] == [1, 11]
     assert {b - a for a, b in zip(measured[1:], measured[2:])} == {spacing}
+
+
+def test_saturation_under_bfloat16_follows_the_documented_float32_rule():
+    """|tanh output| > 0.98, compared in float32: in bfloat16 0.98 itself rounds to 0.9805."""
+    from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        keras.utils.set_random_seed(0)
+        rng = np.random.default_rng(0)
+        x, y = (rng.normal(size=(32, 8)) * 3).astype("float32"), rng.integers(0, 3, 32)
+        hidden = keras.layers.Dense(64, "tanh", name="hidden")
+        model = keras.Sequential([keras.Input((8,)), hidden, keras.layers.Dense(3, "softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy")
+        out = keras.Model(model.inputs, hidden.output)(x, training=True).numpy().astype("float32")
+        probe = InternalsProbe(model, ["sparse_categorical_crossentropy"])
+        probe.install()
+        probe.measure_on(x, y)
+        measured = probe.read().layers[0].saturated_fraction
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    # Two forward passes may differ in a bfloat16 rounding or two: within 2 of the 2048 outputs.
+    assert measured == pytest.approx(float((np.abs(out) > 0.98).mean()), abs=2 / out.size)

@@ -212,6 +212,8 @@ def _agreement_cases() -> dict[str, tuple[str, np.ndarray]]:
         "wide_one_hot": ("target", np.eye(80, dtype="float32")[rng.integers(0, 80, 16)]),
         "regression": ("target", rng.normal(size=16).astype("float32")),
         "labels_with_nan": ("target", np.where(np.arange(16) == 4, np.nan, rng.integers(0, 3, 16))),
+        "no_label_columns": ("target", np.zeros((16, 0), "float32")),
+        "beyond_float32": ("input", np.array([[1e39, 1.0], [-1e39, 2.0]] * 8)),
     }
 
 
@@ -226,3 +228,20 @@ def test_host_statistics_agree_with_the_in_graph_ones(case):
     host_classes = class_counts(array) if role == "target" else np.zeros_like(graph_classes.numpy()[0])
     np.testing.assert_allclose(batch_statistics(array), graph_stats.numpy()[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(host_classes, graph_classes.numpy()[0])
+
+
+def test_odd_arrays_give_statistics_without_warnings():
+    """Overflowing values, targets without columns and complex inputs: no NumPy warning reaches the user."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    arguments = {"x": {"big": np.full((64, 3), 1e39), "complex": rng.normal(size=(64, 2)) * (1 + 1j)},
+                 "y": np.zeros((64, 0), "float32"), "shuffle": False}
+    probe = ArrayProbe(arguments, batch_size=32)
+    probe.install()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stats = {t.name: t for t in probe.read(batch=0)}
+    assert set(stats) == {"big", "y"}, "complex inputs are left out, as in the train step"
+    # As in the train step, values are summarised in float32, where 1e39 is infinite.
+    assert stats["big"].nonfinite == 96 and stats["y"].class_counts == ()

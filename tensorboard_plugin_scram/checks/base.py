@@ -15,7 +15,10 @@ from tensorboard_plugin_scram.observations import (
     RunInfo,
 )
 
-__all__ = ["Check", "Finding", "Findings"]
+__all__ = ["BATCH_PARTS", "Check", "Finding", "Findings", "batch_needs"]
+
+# The parts of a `BatchObservation` a check can declare in `Check.batch_needs`.
+BATCH_PARTS = frozenset({"tensors", "model"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +71,10 @@ class Check:
         confidence: Default `Confidence`.
         thresholds: Default values of the configurable thresholds, by name.
         batch_needs: The parts of a `BatchObservation` that `on_batch` cannot judge
-            without (`"tensors"`, `"model"`): batches that lack one skip the check, as if
-            it had returned None. Most batches carry neither, so this keeps the per-step
-            cost to the checks that read the loss.
+            without (a set of `"tensors"`, `"model"`): batches that lack one skip the
+            check, as if it had returned None. Most batches carry neither, so this keeps
+            the per-step cost to the checks that read the loss. Another name raises
+            `ValueError` when the check is added.
 
     Example:
 
@@ -143,3 +147,19 @@ class Check:
     def on_epoch(self, obs: EpochObservation, history: History) -> Findings:
         """Called after every epoch (`history` already includes `obs`)."""
         return None
+
+
+def batch_needs(check: Check) -> frozenset[str]:
+    """`check.batch_needs` as a set of part names (one name alone is accepted too).
+
+    Raises:
+        ValueError: for a name that is not one of `BATCH_PARTS`: such a check would
+            silently never run.
+    """
+    declared = check.batch_needs
+    names = frozenset({declared} if isinstance(declared, str) else declared)
+    unknown = sorted(names - BATCH_PARTS)
+    if unknown:
+        raise ValueError(f"check {check.id!r} declares batch_needs {unknown[0]!r} "
+                         f"(known: {', '.join(sorted(BATCH_PARTS))})")
+    return names

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from tensorboard_plugin_scram.checks.accuracy_at_chance import AccuracyAtChance
-from tensorboard_plugin_scram.checks.base import Check
+from tensorboard_plugin_scram.checks.base import Check, batch_needs
 from tensorboard_plugin_scram.checks.batch_memory_risk import BatchMemoryRisk
 from tensorboard_plugin_scram.checks.cannot_overfit_batch import CannotOverfitBatch
 from tensorboard_plugin_scram.checks.class_imbalance import ClassImbalance
@@ -89,6 +89,7 @@ def build_checks(
     for check in extra:
         if not isinstance(check, Check) or not check.id:
             raise ValueError(f"extra check {check!r} must be a Check instance with an id")
+        batch_needs(check)
     known = {c.id for c in BUILTIN_CHECKS} | {c.id for c in extra}
     if len(known) != len(BUILTIN_CHECKS) + len(extra):
         raise ValueError("two checks share an id; ids must be unique")

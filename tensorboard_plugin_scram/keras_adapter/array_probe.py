@@ -12,6 +12,7 @@ batch, so they are reported before training has used any of them.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -77,11 +78,14 @@ class ArrayProbe:
             return None
         rows = self._batch_rows(batch)
         result = []
-        for name, role, array in self._named:
-            batch_rows = array[rows]
-            classes = class_counts(batch_rows) if role == "target" else np.zeros(MAX_CLASSES)
-            result.append(tensor_stats(name, role, batch_statistics(batch_rows), classes, self._totals.get(name, 0),
-                                       self._embedding_inputs))
+        # Overflows and empty features give inf/NaN statistics, as in TensorFlow, not warnings.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for name, role, array in self._named:
+                batch_rows = array[rows]
+                classes = class_counts(batch_rows) if role == "target" else np.zeros(MAX_CLASSES)
+                result.append(tensor_stats(name, role, batch_statistics(batch_rows), classes,
+                                           self._totals.get(name, 0), self._embedding_inputs))
         return tuple(result)
 
     def _batch_rows(self, batch: int) -> np.ndarray | slice:
@@ -127,7 +131,7 @@ def class_counts(batch: np.ndarray) -> np.ndarray:
     """`probes._class_counts` in NumPy: samples per class id or one-hot column, else zeros."""
     counts = np.zeros(MAX_CLASSES)
     width = batch.shape[-1] if batch.ndim > 1 else 1
-    if width > MAX_CLASSES:
+    if not 0 < width <= MAX_CLASSES:
         return counts
     rows = batch.reshape(-1, width).astype(np.float32, copy=False)
     if not np.array_equal(rows, np.round(rows)):  # NaN, fractions: not class labels
@@ -156,8 +160,10 @@ def _training_part(arguments: dict) -> tuple[Any, Any]:
 
 
 def _is_numeric(array: Any) -> bool:
+    # As in the train step: real numbers and booleans (complex ones are left out).
     return isinstance(array, np.ndarray) and array.ndim >= 1 and (
-        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_)
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+        or array.dtype == np.bool_)
 
 
 def _nonfinite(array: np.ndarray) -> int:

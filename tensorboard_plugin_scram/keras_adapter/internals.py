@@ -240,9 +240,30 @@ def _quiet_tensorflow() -> Iterator[None]:
 
 
 def _signature(model: keras.Model, losses: Sequence[str]) -> tuple:
-    """What the traced measurement depends on: layers, trainable weights, compiled loss."""
-    layers = tuple((id(layer), tuple(map(id, layer.trainable_variables))) for layer in getattr(model, "layers", []))
-    return layers, id(getattr(model, "_compile_loss", None)), tuple(losses)
+    """What the traced measurement depends on: layers, trainable weights, compiled loss.
+
+    The objects themselves, not their ids: held here, they cannot be freed and their
+    addresses taken by new ones (a recompiled loss could otherwise pass for the old).
+    Keras variables compare element-wise, so everything is wrapped to compare by identity.
+    """
+    layers = tuple((_Same(layer), tuple(map(_Same, layer.trainable_variables)))
+                   for layer in getattr(model, "layers", []))
+    return layers, _Same(getattr(model, "_compile_loss", None)), tuple(losses)
+
+
+class _Same:
+    """Compares equal only to a wrapper of the very same object."""
+
+    __slots__ = ("item",)
+
+    def __init__(self, item: Any) -> None:
+        self.item = item
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.item is self.item
+
+    def __hash__(self) -> int:
+        return id(self.item)
 
 
 def activation_name(layer: Any) -> str | None:
@@ -363,6 +384,7 @@ def _saturated_fraction(plan: _LayerPlan, out: tf.Tensor) -> tf.Tensor:
     by design.
     """
     margin = _SATURATION_MARGIN[plan.activation]
+    out = tf.cast(out, tf.float32)  # in float16/bfloat16, 1 - margin itself would round
     if plan.activation == "tanh":
         pinned = tf.abs(out) > 1.0 - margin
     else:
