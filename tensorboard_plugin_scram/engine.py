@@ -119,8 +119,10 @@ _PRESENT = {
 
 
 def _needs(check: Check) -> frozenset[str]:
-    """What the check's batch hook reads; an invalid declaration (refused by `build_checks`)
-    counts as none, so the check still runs."""
+    """What the check's batch hook reads (`Check.batch_needs`).
+
+    An invalid declaration, which `build_checks` refuses, counts as none: the check runs.
+    """
     try:
         return batch_needs(check)
     except (TypeError, ValueError):

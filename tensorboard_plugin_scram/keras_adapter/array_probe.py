@@ -5,8 +5,8 @@ arrays on the host (the very batch when `shuffle=False`, a random one of the sam
 otherwise, which is what a shuffled batch is) and summarised in NumPy: the same
 statistics `BatchProbe` computes inside the train step (a test holds the two to the same
 numbers), at a fifth of the cost of calling TensorFlow for a batch. The train step stays
-exactly as Keras built it. NaN/Inf values are counted over all the training data once, before the first
-batch, so they are reported before training has used any of them.
+exactly as Keras built it. NaN/Inf values are counted over all the training data once,
+before the first batch, so they are reported before training has used any of them.
 """
 
 from __future__ import annotations

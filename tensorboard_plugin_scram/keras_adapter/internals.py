@@ -138,8 +138,8 @@ class InternalsProbe:
                 # One trace per model is intended; TensorFlow would warn of "excessive
                 # retracing" when a script trains several models with SCRAM.
                 self._measure_function(x, y)
-            return
-        self._measure_function(x, y)
+        else:
+            self._measure_function(x, y)
 
     def record(self, data: Any) -> None:
         """Adds the sampled measurement to the train step being traced (graph code)."""
@@ -341,8 +341,7 @@ def _layer_table(plans: Sequence[_LayerPlan], outputs: Sequence[tf.Tensor | None
     grad_norm = _norms_by_layer(grads, owners, count)
     nonfinite_weights = tf.cast(tf.logical_not(tf.math.is_finite(weight_norm)), tf.float64)
     measured = [(i, plan, out) for i, (plan, out) in enumerate(zip(plans, outputs)) if out is not None]
-    nonfinite_output = _column(count, 0.0, {i: tf.cast(tf.logical_not(tf.reduce_all(tf.math.is_finite(
-        tf.cast(out, tf.float32)))), tf.float64) for i, _, out in measured})
+    nonfinite_output = _column(count, 0.0, {i: _nonfinite(out) for i, _, out in measured})
     dead = _column(count, _NOT_MEASURED, {i: _dead_fraction(out) for i, plan, out in measured
                                           if plan.activation in _RELU_LIKE and out.shape.rank and out.shape.rank >= 2})
     saturated = _column(count, _NOT_MEASURED, {i: _saturated_fraction(plan, out) for i, plan, out in measured
@@ -359,6 +358,11 @@ def _norms_by_layer(tensors: Sequence[tf.Tensor | None], owners: Sequence[int], 
     norms = tf.stack([tf.math.reduce_euclidean_norm(tf.cast(t, tf.float64)) for t, _ in present])
     squares = tf.math.unsorted_segment_sum(tf.square(norms), [owner for _, owner in present], count)
     return tf.sqrt(squares)
+
+
+def _nonfinite(out: tf.Tensor) -> tf.Tensor:
+    """1.0 if the output holds a NaN or Inf, else 0.0."""
+    return tf.cast(tf.logical_not(tf.reduce_all(tf.math.is_finite(tf.cast(out, tf.float32)))), tf.float64)
 
 
 def _column(count: int, fill: float, values: dict[int, tf.Tensor]) -> tf.Tensor:
