@@ -248,7 +248,8 @@ def statistics_function(roles: tuple[str, ...]) -> Callable:
     """A compiled function from a batch's tensors (with these roles) to `(stats, classes)`.
 
     `stats` holds a `_COLUMNS` row per tensor, `classes` its class counts (targets only),
-    both float64. Used inside the train step (`BatchProbe`) and on host batches (`ArrayProbe`).
+    both float64. Used inside the train step (`BatchProbe`); `array_probe` computes the same
+    numbers in NumPy for batches read from arrays on the host.
     """
     # One trace per input shape: relaxed shapes could lose the rank the statistics rely on.
     return tf.function(functools.partial(_statistics, roles), autograph=False)
