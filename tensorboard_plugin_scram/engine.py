@@ -40,6 +40,9 @@ class Engine:
         # step, and most checks only look at epochs.
         self._checks = {phase: [c for c in checks if _implements(c, hook)] for phase, hook in _HOOKS.items()}
         self._needs = {id(c): _needs(c) for c in self._checks["batch"]}
+        # The batch checks that can judge a batch carrying these parts, listed once: most
+        # batches carry the metrics alone, and only the loss checks read them.
+        self._batch_checks: dict[frozenset[str], list[Check]] = {}
         self._on_error = on_error
         # Open episodes: (check id, phase) -> keys of the findings still present.
         self._open: dict[tuple[str, str], set[str]] = {}
@@ -48,46 +51,53 @@ class Engine:
     def begin(self, run: RunInfo, step: int) -> list[Diagnostic]:
         """Static checks, before the first batch of a `fit()` call."""
         self.history.run = run
-        return self._run_hook("begin", step, None, lambda c: c.on_train_begin(run))
+        return self._run_hook("begin", self._checks["begin"], step, None, lambda c: c.on_train_begin(run))
 
     def batch(self, obs: BatchObservation) -> list[Diagnostic]:
-        """Checks at the end of one training batch."""
+        """Checks at the end of one training batch.
+
+        A check runs only on batches carrying what it reads (`Check.batch_needs`); on the
+        others it is as if it had returned None.
+        """
         self.history.add_batch(obs)
         history = self.history
         present = _PRESENT[obs.tensors is not None, obs.model is not None]
-        return self._run_hook("batch", obs.step, obs.epoch, lambda c: c.on_batch(obs, history),
-                              lambda c: self._needs[id(c)] <= present)
+        checks = self._batch_checks.get(present)
+        if checks is None:
+            checks = self._batch_checks[present] = [c for c in self._checks["batch"] if self._needs[id(c)] <= present]
+        return self._run_hook("batch", checks, obs.step, obs.epoch, lambda c: c.on_batch(obs, history))
 
     def epoch(self, obs: EpochObservation) -> list[Diagnostic]:
         """Checks at the end of one epoch."""
         self.history.add_epoch(obs)
-        return self._run_hook("epoch", obs.step, obs.epoch, lambda c: c.on_epoch(obs, self.history))
+        return self._run_hook("epoch", self._checks["epoch"], obs.step, obs.epoch,
+                              lambda c: c.on_epoch(obs, self.history))
 
     def internal_error(self, where: str, error: BaseException, step: int, epoch: int | None) -> list[Diagnostic]:
         """The diagnostic recording a failure of SCRAM's own machinery (once per `where`)."""
         finding = InternalError.finding_for(where, error)
         return self._open_episodes(InternalError, "internal", [finding], step, epoch)
 
-    def _run_hook(
-        self, phase: str, step: int, epoch: int | None, call: Callable[[Check], Findings],
-        applies: Callable[[Check], bool] | None = None,
-    ) -> list[Diagnostic]:
+    def _run_hook(self, phase: str, checks: Sequence[Check], step: int, epoch: int | None,
+                  call: Callable[[Check], Findings]) -> list[Diagnostic]:
         diagnostics: list[Diagnostic] = []
-        for check in list(self._checks[phase]):
+        for check in list(checks):
             try:
-                if applies is not None and not applies(check):
-                    continue  # nothing it could judge: as if it had returned None
                 findings = call(check)
                 if findings is not None:
                     diagnostics += self._open_episodes(check, phase, findings, step, epoch)
             except Exception as error:  # a check must never break training
-                for checks in self._checks.values():
-                    if check in checks:
-                        checks.remove(check)
+                self._drop(check)
                 if self._on_error is not None:
                     self._on_error(f"check '{check.id}'", error)
                 diagnostics += self.internal_error(f"check '{check.id}'", error, step, epoch)
         return diagnostics
+
+    def _drop(self, check: Check) -> None:
+        """Runs a failed check no more."""
+        for checks in [*self._checks.values(), *self._batch_checks.values()]:
+            if check in checks:
+                checks.remove(check)
 
     def _open_episodes(
         self,

@@ -14,6 +14,13 @@ normalisation statistics, dropout seeds) and its metrics' variables are restored
 it, and no optimizer sees its gradients. A model whose layers' outputs cannot be
 collected (a subclassed model) still gets weight and gradient norms per layer; one that
 cannot be introspected at all gets `layers=()`.
+
+`InternalsProbe.measure_on` measures a sample batch outside the train step instead. When
+the sample's layer outputs and gradients are small (`HOST_VALUES`), its traced function
+only runs the forward and backward pass and returns them, and the statistics are taken
+in NumPy on the host: the same numbers (a test holds the two to them), for half the
+one-off cost of tracing and optimising the statistics' graph, which is most of what
+SCRAM costs a short `fit()`.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -40,6 +48,9 @@ _NOT_MEASURED = -1.0
 _SATURATION_MARGIN = {"sigmoid": 0.01, "hard_sigmoid": 0.01, "tanh": 0.02}
 _RELU_LIKE = ("relu", "relu6")
 _CLASSIFICATION_LOSSES = ("crossentropy", "hinge", "focal")
+# A sample pass whose layer outputs, weights and gradients hold at most this many values
+# (16 MB in float32) is summarised on the host; larger ones in the graph, on the device.
+HOST_VALUES = 2**22
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,10 +71,12 @@ class InternalsProbe:
         losses: The loss names (`RunInfo.losses`), to tell classification from
             regression when summarising predictions.
         on_error: Called with the exception if the statistics cannot be built.
+        host_values: `measure_on` summarises on the host a pass with at most this many
+            values in its layer outputs, weights and gradients (0: never).
     """
 
     def __init__(self, model: keras.Model, losses: Sequence[str] = (),
-                 on_error: Callable[[BaseException], None] | None = None) -> None:
+                 on_error: Callable[[BaseException], None] | None = None, host_values: int = HOST_VALUES) -> None:
         self._model = model
         self._signature = _signature(model, losses)
         self._classification = any(m in name.lower() for name in losses for m in _CLASSIFICATION_LOSSES)
@@ -77,6 +90,10 @@ class InternalsProbe:
         self._read_done = 0
         self._active = False
         self._measure_function: Callable | None = None
+        self._host_values = host_values
+        self._on_host = False
+        self._host_stats: ModelStats | None = None
+        self._host_weights: list[list[np.ndarray]] | None = None
 
     @property
     def layers(self) -> list[Any]:
@@ -113,6 +130,9 @@ class InternalsProbe:
         """The statistics of the step measured since the last read, or None if none was."""
         if not self._active:
             return None
+        if self._on_host:
+            stats, self._host_stats = self._host_stats, None
+            return stats
         done = int(self._done.numpy())
         if done == self._read_done:
             return None
@@ -120,6 +140,10 @@ class InternalsProbe:
         rows = self._layer_rows.numpy()
         layers = tuple(_layer_stats(plan, rows[i]) for i, plan in enumerate(self._plans))
         return ModelStats(layers=layers, predictions=_prediction_stats(self._predictions.numpy()))
+
+    def measured_weights(self) -> list[list[np.ndarray]] | None:
+        """Per inspected layer, its weights as the last measurement on the host saw them (else None)."""
+        return self._host_weights if self._on_host else None
 
     def measure_on(self, x: Any, y: Any) -> None:
         """Measures now, on a sample batch, outside the train step (results go to `read`).
@@ -130,16 +154,20 @@ class InternalsProbe:
         if not self._active:
             return
         if self._measure_function is None:
+            self._on_host = self._host_sized(x)
             # No AutoGraph, as in Keras' own train step (`do_not_convert`): the model's code
             # cannot branch on tensors anyway, and the trace takes a fifth of the time.
-            self._measure_function = tf.function(lambda x, y: self._measure(x, y, None), jit_compile=False,
-                                                 reduce_retracing=True, autograph=False)
+            self._measure_function = tf.function(
+                self._raw_pass if self._on_host else (lambda x, y: self._measure(x, y, None)),
+                jit_compile=False, reduce_retracing=True, autograph=False)
             with _quiet_tensorflow():
                 # One trace per model is intended; TensorFlow would warn of "excessive
                 # retracing" when a script trains several models with SCRAM.
-                self._measure_function(x, y)
+                result = self._measure_function(x, y)
         else:
-            self._measure_function(x, y)
+            result = self._measure_function(x, y)
+        if self._on_host:
+            self._host_stats = self._summarize(*result)
 
     def record(self, data: Any) -> None:
         """Adds the sampled measurement to the train step being traced (graph code)."""
@@ -161,23 +189,55 @@ class InternalsProbe:
     # -- graph code ------------------------------------------------------------------
 
     def _measure(self, x: Any, y: Any, sample_weight: Any) -> None:
+        y_pred, outputs, weights, grads = self._pass(x, y, sample_weight)
+        if self._plans:
+            self._layer_rows.assign(tf.cast(_layer_table(self._plans, outputs, weights, grads), tf.float32))
+        self._predictions.assign(self._prediction_row(y_pred))
+        self._flag.assign(False)
+        self._done.assign_add(1)
+
+    def _raw_pass(self, x: Any, y: Any) -> tuple:
+        """The pass alone, for `_summarize` on the host: predictions, layer outputs, weights, gradients."""
+        y_pred, outputs, weights, grads = self._pass(x, y, None)
+        # An embedding's gradient comes as slices, a row per token seen, repeats included:
+        # dense, its norm is that of the true gradient.
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        return tf.nest.flatten(y_pred)[0], outputs, weights, grads
+
+    def _pass(self, x: Any, y: Any, sample_weight: Any) -> tuple[Any, list, list, list]:
+        """One forward and backward pass that leaves the model's state as it was."""
         model = self._model
         restored = [*model.non_trainable_variables, *model.metrics_variables]
         saved = [tf.identity(v.value) for v in restored]
         variables = [v for plan in self._plans for v in plan.variables]
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch([v.value for v in variables])
+            weights = [v.value for v in variables]
+            tape.watch(weights)
             y_pred, outputs = self._forward(x)
             loss = _compute_loss(model, x, y, y_pred, sample_weight)
-        grads = tape.gradient(loss, [v.value for v in variables])
+        grads = tape.gradient(loss, weights)
         for variable, value in zip(restored, saved):
             variable.assign(value)
-        if self._plans:
-            weights = [v.value for v in variables]
-            self._layer_rows.assign(tf.cast(_layer_table(self._plans, outputs, weights, grads), tf.float32))
-        self._predictions.assign(self._prediction_row(y_pred))
-        self._flag.assign(False)
-        self._done.assign_add(1)
+        return y_pred, outputs, weights, grads
+
+    def _host_sized(self, x: Any) -> bool:
+        """Whether a pass on `x` is small enough (`host_values`) to summarise on the host."""
+        rows = len(tf.nest.flatten(x)[0])
+        weights = [_size(v.shape) for plan in self._plans for v in plan.variables]
+        outputs = [_size(tf.nest.flatten(plan.layer.output)[0].shape[1:], rows)
+                   for plan in self._plans] if self._extractor is not None else []
+        sizes = weights + weights + outputs  # the gradients are as large as the weights
+        return None not in sizes and sum(sizes) <= self._host_values
+
+    def _summarize(self, y_pred: tf.Tensor, outputs: list, weights: list, grads: list) -> ModelStats:
+        """`_measure`'s statistics in NumPy, from a pass brought to the host."""
+        outputs, weights = [_host_array(out) for out in outputs], [_host_array(w) for w in weights]
+        table = _host_layer_table(self._plans, outputs, weights, [_host_array(g) for g in grads])
+        starts = np.cumsum([0] + [len(plan.variables) for plan in self._plans]).tolist()
+        self._host_weights = [weights[start:end] for start, end in zip(starts, starts[1:])]
+        rows = table.astype(np.float32)  # as stored in the graph's variable
+        layers = tuple(_layer_stats(plan, rows[i]) for i, plan in enumerate(self._plans))
+        return ModelStats(layers=layers, predictions=_prediction_stats(self._host_prediction_row(_host_array(y_pred))))
 
     def _forward(self, x: Any) -> tuple[Any, list[tf.Tensor | None]]:
         if self._extractor is not None:
@@ -205,6 +265,24 @@ class InternalsProbe:
         share = tf.reduce_max(counts) / tf.maximum(count, 1.0)
         distinct = tf.cast(tf.math.count_nonzero(counts), tf.float32)
         return tf.stack([count, share, distinct, std])
+
+    def _host_prediction_row(self, pred: np.ndarray) -> np.ndarray:
+        """`_prediction_row` in NumPy."""
+        pred = pred.astype(np.float32)
+        width = pred.shape[-1] if pred.ndim > 1 else 1
+        pred = pred.reshape(-1, width)
+        count = float(len(pred))
+        std = float(np.sqrt(pred.var(axis=0)).mean()) if len(pred) else math.nan
+        if not self._classification:
+            return np.array([count, _NOT_MEASURED, _NOT_MEASURED, std], np.float32)
+        if width == 1:
+            threshold = 0.5 if self._output_activation() in ("sigmoid", "softmax") else 0.0
+            labels, classes = (pred[:, 0] > threshold).astype(np.int64), 2
+        else:
+            labels, classes = pred.argmax(axis=-1), width
+        counts = np.bincount(labels, minlength=classes)
+        share = counts.max() / max(count, 1.0)
+        return np.array([count, share, np.count_nonzero(counts), std], np.float32)
 
     def _output_activation(self) -> str | None:
         outputs = [plan for plan in self._plans if plan.is_output]
@@ -394,6 +472,59 @@ def _saturated_fraction(plan: _LayerPlan, out: tf.Tensor) -> tf.Tensor:
     else:
         pinned = tf.logical_or(out < margin, out > 1.0 - margin)
     return tf.reduce_mean(tf.cast(pinned, tf.float64))
+
+
+# -- host summaries (NumPy twins of the graph helpers) ----------------------------------
+
+
+def _size(shape: Any, rows: int = 1) -> int | None:
+    dims = list(shape)
+    return None if None in dims else rows * math.prod(int(d) for d in dims)
+
+
+def _host_array(tensor: tf.Tensor | None) -> np.ndarray | None:
+    return None if tensor is None else tensor.numpy()
+
+
+def _host_layer_table(plans: Sequence[_LayerPlan], outputs: Sequence[np.ndarray | None],
+                      weights: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> np.ndarray:
+    """`_layer_table` in NumPy: the `_LAYER_COLUMNS` of every inspected layer, one row per layer."""
+    table = np.full((max(len(plans), 1), len(_LAYER_COLUMNS)), _NOT_MEASURED)
+    table[:, 4:] = 0.0  # no NaN/Inf seen
+    start = 0
+    for row, plan in enumerate(plans):
+        end = start + len(plan.variables)
+        if plan.variables:
+            table[row, 0] = _host_norm(weights[start:end])
+            table[row, 1] = _host_norm(grads[start:end])
+            table[row, 5] = float(not math.isfinite(table[row, 0]))
+        start = end
+        out = outputs[row] if row < len(outputs) else None
+        if out is None:
+            continue
+        out = out.astype(np.float32)
+        table[row, 4] = float(not np.isfinite(out).all())
+        if plan.activation in _RELU_LIKE and out.ndim >= 2:
+            table[row, 2] = 1.0 - (out.reshape(-1, out.shape[-1]) > 0).any(axis=0).mean()
+        elif plan.activation in _SATURATION_MARGIN and not plan.is_output:
+            table[row, 3] = _host_saturated(plan.activation, out)
+    return table
+
+
+def _host_norm(arrays: Sequence[np.ndarray | None]) -> float:
+    """The Euclidean norm of the arrays together, in float64 (0 for none)."""
+    with np.errstate(all="ignore"):  # Inf - Inf inside a NaN weight, as in the graph
+        squares = [np.square(a.astype(np.float64)).sum() for a in arrays if a is not None]
+    return float(np.sqrt(sum(squares)))
+
+
+def _host_saturated(activation: str, out: np.ndarray) -> float:
+    limit = np.float32(1.0 - _SATURATION_MARGIN[activation])
+    if activation == "tanh":
+        pinned = np.abs(out) > limit
+    else:
+        pinned = (out < np.float32(_SATURATION_MARGIN[activation])) | (out > limit)
+    return float(pinned.mean())
 
 
 # -- reading (eager) -----------------------------------------------------------------

@@ -71,7 +71,7 @@ class InternalsMonitor:
         if stats is None:
             return None
         self._schedule.sampled(step)
-        norms, steps = self._snapshots.changes(step)
+        norms, steps = self._snapshots.changes(step, self._probe.measured_weights())
         layers = tuple(
             dataclasses.replace(layer, update_norm=norm, update_steps=steps if norm is not None else None)
             for layer, norm in zip(stats.layers, norms)

@@ -38,21 +38,28 @@ class WeightSnapshots:
             self._copies = [_weights(layer) for layer in self._layers]
             self._step = step
 
-    def changes(self, step: int) -> tuple[list[float | None], int | None]:
-        """The update norm per layer since the copy, and the steps it spans; forgets the copy."""
+    def changes(self, step: int, current: Sequence[Sequence[np.ndarray]] | None = None,
+                ) -> tuple[list[float | None], int | None]:
+        """The update norm per layer since the copy, and the steps it spans; forgets the copy.
+
+        Args:
+            step: The step that just ended.
+            current: Each layer's weights as they are now, if already on the host (else
+                they are read).
+        """
         copies, since = self._copies, self._step
         self._copies = self._step = None
         if copies is None or since is None or step <= since:
             return [None] * len(self._layers), None
-        norms = [_change(before, _weights(layer)) for before, layer in zip(copies, self._layers)]
-        return norms, step - since
+        now = current if current is not None else [_weights(layer) for layer in self._layers]
+        return [_change(before, after) for before, after in zip(copies, now)], step - since
 
 
 def _weights(layer: Any) -> list[np.ndarray]:
     return [np.array(v.numpy(), dtype=np.float64, copy=True) for v in layer.trainable_variables]
 
 
-def _change(before: list[np.ndarray], after: list[np.ndarray]) -> float | None:
+def _change(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> float | None:
     if not before or len(before) != len(after):
         return None
-    return float(np.sqrt(sum(np.sum(np.square(a - b)) for a, b in zip(after, before))))
+    return float(np.sqrt(sum(np.sum(np.square(a.astype(np.float64) - b)) for a, b in zip(after, before))))
