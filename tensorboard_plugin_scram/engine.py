@@ -67,6 +67,16 @@ class Engine:
             checks = self._batch_checks[present] = [c for c in self._checks["batch"] if self._needs[id(c)] <= present]
         return self._run_hook("batch", checks, obs.step, obs.epoch, lambda c: c.on_batch(obs, history))
 
+    def suspects(self) -> bool:
+        """Whether a batch check suspects a condition it has not reported yet (`Check.suspects`)."""
+        for check in self._checks["batch"]:
+            try:
+                if check.suspects():
+                    return True
+            except Exception:  # a hint only: a failing one counts as no suspicion
+                continue
+        return False
+
     def epoch(self, obs: EpochObservation) -> list[Diagnostic]:
         """Checks at the end of one epoch."""
         self.history.add_epoch(obs)

@@ -376,3 +376,25 @@ def test_step_clock_leaves_out_scram_time():
     assert clock.seconds == pytest.approx(0.010)
     assert clock.in_steps(0.005) == pytest.approx(0.5)
     assert StepClock().in_steps(1.0) == float("inf")
+
+
+def test_a_condition_seen_once_is_suspected_until_reported_or_gone():
+    check = DeadRelu()
+    dead, alive = _obs(_layer("a", dead_fraction=0.9)), _obs(_layer("a", dead_fraction=0.1))
+    assert not check.suspects()
+    assert check.on_batch(dead, _history()) == [] and check.suspects()
+    assert check.on_batch(alive, _history()) == [] and not check.suspects(), "gone: no suspicion left"
+    check.on_batch(dead, _history())
+    assert len(check.on_batch(dead, _history())) == 1 and not check.suspects(), "reported: nothing pending"
+
+
+def test_schedule_looks_closer_while_a_check_suspects_something():
+    schedule = InternalsSchedule(every=50, first=5, confirm=20)
+    schedule.cost(0.2)  # cheap: spaced by `every`
+    due = []
+    for step in range(0, 120):
+        suspicious = bool(due) and due[-1] == 5  # the first measurement raised a suspicion, the next cleared it
+        if schedule.next_is_due(step, 1.0, suspicious):
+            due.append(step + 1)
+            schedule.sampled(step + 1)
+    assert due[:3] == [5, 10, 60], "alarm spacing (every // 10) after the suspicion, then the usual spacing"

@@ -144,3 +144,25 @@ def test_build_checks_adds_user_checks_and_refuses_duplicate_ids():
     assert build_checks(extra_checks=[LossAbove()])[-1].id == "loss_above"
     with pytest.raises(ValueError, match="share an id"):
         build_checks(extra_checks=[LossAbove(), LossAbove()])
+
+
+class Suspicious(Check):
+    id = "suspicious"
+
+    def __init__(self, answer):
+        super().__init__()
+        self.answer = answer
+
+    def suspects(self):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    def on_batch(self, obs, history):
+        return None
+
+
+def test_the_engine_suspects_what_any_batch_check_suspects():
+    assert not Engine([Suspicious(False)]).suspects()
+    assert Engine([Suspicious(False), Suspicious(True)]).suspects()
+    assert not Engine([Suspicious(ValueError("a hint only"))]).suspects(), "a failing hint is no suspicion"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from tensorboard_plugin_scram.checks.base import Check
 from tensorboard_plugin_scram.history import History
 from tensorboard_plugin_scram.observations import BatchObservation, LayerStats, ModelStats
 
@@ -20,6 +21,25 @@ class Streaks:
         hits = set(hits)
         self._counts = {key: self._counts.get(key, 0) + 1 for key in hits}
         return dict(self._counts)
+
+    def pending(self, patience: float) -> bool:
+        """Whether some key held on fewer than `patience` samples in a row so far."""
+        return any(count < patience for count in self._counts.values())
+
+
+class StreakCheck(Check):
+    """A check of the measured internals that reports a condition held on `patience` samples in a row.
+
+    It suspects the condition from its first sighting on, which brings the next
+    measurement closer: a real fault is confirmed a few steps later, not a hundred.
+    """
+
+    def __init__(self, **thresholds: float) -> None:
+        super().__init__(**thresholds)
+        self._streaks = Streaks()
+
+    def suspects(self) -> bool:
+        return self._streaks.pending(self.threshold("patience"))
 
 
 # A loss this many times its first value has blown up already (`loss_diverging` says so).

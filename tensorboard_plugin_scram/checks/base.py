@@ -131,6 +131,14 @@ class Check:
         """Every threshold with its configured value."""
         return dict(self._thresholds)
 
+    def suspects(self) -> bool:
+        """Whether the check has seen its condition, but not yet often enough to report it.
+
+        While a check suspects something, SCRAM measures the model's internals more
+        often, so the condition is confirmed (or cleared) sooner.
+        """
+        return False
+
     @classmethod
     def doc(cls) -> str:
         """The check's documentation (its class docstring, dedented)."""

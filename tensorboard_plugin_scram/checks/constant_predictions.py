@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tensorboard_plugin_scram.checks._layers import Streaks, measured
-from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.checks._layers import StreakCheck, measured
+from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
 from tensorboard_plugin_scram.observations import BatchObservation, PredictionStats, TensorStats
@@ -22,7 +22,7 @@ y_mean, y_std = y_train.mean(), y_train.std()
 model.fit(x_train, (y_train - y_mean) / y_std, ...)   # predict y * y_std + y_mean"""
 
 
-class ConstantPredictions(Check):
+class ConstantPredictions(StreakCheck):
     """## What it does
     On sampled training steps, looks at the model's predictions for the batch and
     reports when it predicts the same class for (nearly) every sample, or, for
@@ -63,10 +63,6 @@ class ConstantPredictions(Check):
     confidence = Confidence.MEDIUM
     thresholds = {"majority_share": 0.95, "std_ratio": 0.01, "warmup_steps": 20, "patience": 2, "min_batch": 16}
     batch_needs = frozenset({"model"})
-
-    def __init__(self, **thresholds: float) -> None:
-        super().__init__(**thresholds)
-        self._streaks = Streaks()
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         model = measured(obs, history)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from tensorboard_plugin_scram.checks._layers import Streaks, layer_line, measured
-from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.checks._layers import StreakCheck, layer_line, measured
+from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
 from tensorboard_plugin_scram.observations import BatchObservation, LayerStats
 
 
-class DeadRelu(Check):
+class DeadRelu(StreakCheck):
     """## What it does
     On sampled training steps, measures for each ReLU layer the share of its units
     (Dense units, convolution filters) that output zero for every sample of the batch,
@@ -51,10 +51,6 @@ class DeadRelu(Check):
     confidence = Confidence.MEDIUM
     thresholds = {"dead_share": 0.5, "high_share": 0.9, "patience": 2, "min_batch": 16}
     batch_needs = frozenset({"model"})
-
-    def __init__(self, **thresholds: float) -> None:
-        super().__init__(**thresholds)
-        self._streaks = Streaks()
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         model = measured(obs, history)

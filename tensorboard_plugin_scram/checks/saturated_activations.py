@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from tensorboard_plugin_scram.checks._layers import Streaks, layer_line, measured
-from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.checks._layers import StreakCheck, layer_line, measured
+from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
 from tensorboard_plugin_scram.observations import BatchObservation, LayerStats
 
 
-class SaturatedActivations(Check):
+class SaturatedActivations(StreakCheck):
     """## What it does
     On sampled training steps, measures for each hidden sigmoid or tanh layer the share
     of its outputs pinned near the activation's limits (sigmoid below 0.01 or above
@@ -49,10 +49,6 @@ class SaturatedActivations(Check):
     confidence = Confidence.MEDIUM
     thresholds = {"saturated_share": 0.5, "high_share": 0.8, "patience": 2}
     batch_needs = frozenset({"model"})
-
-    def __init__(self, **thresholds: float) -> None:
-        super().__init__(**thresholds)
-        self._streaks = Streaks()
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         model = measured(obs, history)

@@ -6,8 +6,8 @@ import math
 import statistics
 
 from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
-from tensorboard_plugin_scram.checks._layers import Streaks, measured, names, nice_number, update_ratio
-from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.checks._layers import StreakCheck, measured, names, nice_number, update_ratio
+from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
 from tensorboard_plugin_scram.observations import BatchObservation, LayerStats, RunInfo
@@ -15,7 +15,7 @@ from tensorboard_plugin_scram.observations import BatchObservation, LayerStats, 
 _HEALTHY = 1e-3
 
 
-class UpdateRatioUnusual(Check):
+class UpdateRatioUnusual(StreakCheck):
     """## What it does
     Around sampled training steps, measures per layer the ratio of the size of one
     step's update to the size of the weights, `|dW| / |W|`, and reports layers where it
@@ -53,10 +53,6 @@ class UpdateRatioUnusual(Check):
     confidence = Confidence.MEDIUM
     thresholds = {"high": 0.1, "low": 1e-5, "patience": 2}
     batch_needs = frozenset({"model"})
-
-    def __init__(self, **thresholds: float) -> None:
-        super().__init__(**thresholds)
-        self._streaks = Streaks()
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         model = measured(obs, history)

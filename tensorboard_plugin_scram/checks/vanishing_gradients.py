@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tensorboard_plugin_scram.checks._layers import Streaks, layer_line, measured, names, with_gradients
-from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.checks._layers import StreakCheck, layer_line, measured, names, with_gradients
+from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
 from tensorboard_plugin_scram.observations import BatchObservation, LayerStats
@@ -11,7 +11,7 @@ from tensorboard_plugin_scram.observations import BatchObservation, LayerStats
 _SQUASHING = ("sigmoid", "tanh", "hard_sigmoid", "softsign")
 
 
-class VanishingGradients(Check):
+class VanishingGradients(StreakCheck):
     """## What it does
     On sampled training steps, compares the gradient norm of the model's first layer
     with that of its last layer (each over the layer's trainable weights), and looks
@@ -54,10 +54,6 @@ class VanishingGradients(Check):
     confidence = Confidence.MEDIUM
     thresholds = {"ratio_limit": 1e-3, "high_ratio": 1e-5, "norm_limit": 1e-7, "min_loss": 1e-3, "patience": 2}
     batch_needs = frozenset({"model"})
-
-    def __init__(self, **thresholds: float) -> None:
-        super().__init__(**thresholds)
-        self._streaks = Streaks()
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         model = measured(obs, history)

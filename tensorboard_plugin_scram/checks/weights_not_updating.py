@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
-from tensorboard_plugin_scram.checks._layers import Streaks, measured, names
-from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
+from tensorboard_plugin_scram.checks._layers import StreakCheck, measured, names
+from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
 from tensorboard_plugin_scram.observations import BatchObservation, LayerStats
@@ -12,7 +12,7 @@ from tensorboard_plugin_scram.observations import BatchObservation, LayerStats
 _ALL = "all layers"
 
 
-class WeightsNotUpdating(Check):
+class WeightsNotUpdating(StreakCheck):
     """## What it does
     Around sampled training steps, compares each layer's trainable weights before and
     after the step, and reports trainable layers whose weights did not change at all.
@@ -52,10 +52,6 @@ class WeightsNotUpdating(Check):
     confidence = Confidence.HIGH
     thresholds = {"max_change": 0.0, "patience": 2}
     batch_needs = frozenset({"model"})
-
-    def __init__(self, **thresholds: float) -> None:
-        super().__init__(**thresholds)
-        self._streaks = Streaks()
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         model = measured(obs, history)

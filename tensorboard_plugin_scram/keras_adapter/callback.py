@@ -94,7 +94,8 @@ class ScramCallback(keras.callbacks.Callback):
             measured (one extra forward and backward pass on a small sample) at steps 5
             and 20, then at least `internals_every` steps apart: further apart when a
             measurement costs more than 1% of the training time, more often while the
-            loss looks wrong. 0 switches this off.
+            loss looks wrong or a check suspects a fault it has seen once. 0 switches
+            this off.
         preflight: Before training, train a copy of the model on 16 samples of the data
             given to `fit()` for 50 steps, and report (`cannot_overfit_batch`) when it
             cannot drive their loss near zero: a sign of a bug in the wiring, loss or
@@ -145,6 +146,7 @@ class ScramCallback(keras.callbacks.Callback):
         self._clock = StepClock()
         self._curve_step = 0
         self._loss_was_finite = True
+        self._suspicious = False
         self._epoch_base = 0
         self._fit_base = 0
         self._epoch = 0
@@ -203,6 +205,8 @@ class ScramCallback(keras.callbacks.Callback):
             model_stats = self._where_nan_went()  # at the first non-finite batch only
         self._loss_was_finite = finite
         self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors, model_stats)))
+        if model_stats is not None:  # what the checks made of it sets when to measure next
+            self._suspicious = self._engine.suspects()
         if self._writer is not None and (step < _CURVE_ALWAYS or step - self._curve_step >= self.sample_every
                                          or not finite):
             self._curve_step = step
@@ -304,7 +308,7 @@ class ScramCallback(keras.callbacks.Callback):
         if self._internals is None:
             return None
         try:
-            return self._internals.after_step(step, loss)
+            return self._internals.after_step(step, loss, self._suspicious)
         except Exception as error:
             self._internals_failed(error)
             return None

@@ -33,13 +33,16 @@ class InternalsMonitor:
         self._measured_on_sample = 0
         self._clock = clock or StepClock()
 
-    def after_step(self, step: int, loss: float | None) -> ModelStats | None:
-        """The model's statistics if `step` was measured (else None); arms the next step if due."""
+    def after_step(self, step: int, loss: float | None, suspicious: bool = False) -> ModelStats | None:
+        """The model's statistics if `step` was measured (else None); arms the next step if due.
+
+        `suspicious`: a check suspects a fault from the last measurement; the next comes sooner.
+        """
         if self._armed and self._sample is not None:
             self._measure_on_sample()
         stats = self._read(step) if self._armed else None
         self._armed = False
-        if self._schedule.next_is_due(step, loss):
+        if self._schedule.next_is_due(step, loss, suspicious):
             self._snapshots.take(step)
             if self._sample is None:
                 self._probe.request()

@@ -113,8 +113,9 @@ class InternalsSchedule(_Budget):
     condition twice can then report early), and then every `every` steps, spaced out
     further when one measurement costs more than `budget` of the training time (a
     measurement costs about one training step, so the default 1% spaces them about 100
-    steps apart at most). While the loss looks wrong they come every `alarm_every` steps
-    whatever they cost: then a closer look is worth it.
+    steps apart at most). While the loss looks wrong, or a check suspects a fault it has
+    seen once, they come every `alarm_every` steps whatever they cost: then a closer look
+    is worth it.
 
     Args:
         every: Fewest steps between two measurements in normal training.
@@ -147,10 +148,13 @@ class InternalsSchedule(_Budget):
         self._last_sampled = step
         self._measurements += 1
 
-    def next_is_due(self, step: int, loss: float | None) -> bool:
-        """Whether the step after `step` (which just ended, with this running loss) is due."""
+    def next_is_due(self, step: int, loss: float | None, suspicious: bool = False) -> bool:
+        """Whether the step after `step` (which just ended, with this running loss) is due.
+
+        `suspicious`: a check suspects a fault from the last measurement (`Check.suspects`).
+        """
         upcoming = self._stride.upcoming(step)
-        alarming = self._alarming(loss)
+        alarming = self._alarming(loss) or suspicious
         if self._last_sampled is None:
             return upcoming >= self.first or alarming
         if alarming:
