@@ -398,3 +398,11 @@ def test_schedule_looks_closer_while_a_check_suspects_something():
             due.append(step + 1)
             schedule.sampled(step + 1)
     assert due[:3] == [5, 10, 60], "alarm spacing (every // 10) after the suspicion, then the usual spacing"
+
+
+def test_a_high_update_ratio_is_reported_at_once_so_nothing_is_left_to_suspect():
+    check = UpdateRatioUnusual()
+    high = _obs(_layer("a", update_norm=4.0))  # 0.5 of the weights per step
+    assert len(check.on_batch(high, _history())) == 1 and not check.suspects()
+    low = _obs(_layer("a", update_norm=1e-6))
+    assert check.on_batch(low, _history()) == [] and check.suspects(), "a low ratio waits for a second sighting"

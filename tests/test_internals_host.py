@@ -8,6 +8,7 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
 from tensorboard_plugin_scram.observations import ModelStats
@@ -45,6 +46,14 @@ def _frozen():
     return model
 
 
+def _nan_logit():
+    """One output column NaN for every sample: `argmax` must skip it, as TensorFlow's does."""
+    model = _dense(keras.layers.Dense(16, "relu"), activation=None)
+    kernel = model.layers[-1].kernel
+    kernel.assign(np.where(np.arange(3) == 1, np.nan, kernel.numpy()).astype("float32"))
+    return model
+
+
 def _text():
     return keras.Sequential([keras.Input((6,), dtype="int32"), keras.layers.Embedding(12, 4),
                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1, "sigmoid")])
@@ -64,6 +73,7 @@ CASES = {
     "nan_weights": (_nan_weights, "sparse_categorical_crossentropy", "classes"),
     "frozen_layer": (_frozen, "sparse_categorical_crossentropy", "classes"),
     "embedding_repeated_tokens": (_text, "binary_crossentropy", "binary"),  # a sparse gradient
+    "nan_prediction_column": (_nan_logit, keras.losses.SparseCategoricalCrossentropy(from_logits=True), "classes"),
 }
 
 
@@ -161,3 +171,20 @@ def test_update_norm_is_the_change_since_the_armed_step(host_values):
             assert layer.update_steps == 1 and layer.update_norm == pytest.approx(moved[layer.name], rel=1e-4)
         else:
             assert layer.update_norm in (None, 0.0)
+
+
+def test_after_a_host_measurement_the_probe_still_reports_one_inside_the_train_step():
+    """A later fit() on a dataset reuses the probe: its in-graph measurement must come through."""
+    keras.utils.set_random_seed(0)
+    model = _mixed()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x, y = _data("tanh_sigmoid_batchnorm_relu_layer")
+    probe = InternalsProbe(model, ["sparse_categorical_crossentropy"])
+    probe.install()
+    probe.measure_on(x, y)
+    assert probe.read() is not None and probe.measured_weights() is not None
+    probe.request()
+    tf.function(lambda x, y: probe.record((x, y)))(tf.constant(x), tf.constant(y))
+    stats = probe.read()
+    assert stats is not None and stats.layers[0].grad_norm > 0
+    assert probe.measured_weights() is None, "the host copies are stale now: update norms must read the weights"

@@ -64,7 +64,9 @@ class UpdateRatioUnusual(StreakCheck):
             return None
         high = [(layer, r) for layer, r in ratios.values() if r >= self.threshold("high")]
         low = [(layer, r) for layer, r in ratios.values() if r <= self.threshold("low")]
-        streaks = self._streaks.update([side for side, found in (("high", high), ("low", low)) if found])
+        # Only the low side waits for `patience` (a high one is reported at once): its streak
+        # alone is what `suspects` may look closer at.
+        streaks = self._streaks.update(["low"] if low else [])
         findings = []
         if high:
             findings.append(self._finding("high", high, obs.step, history.run))

@@ -160,17 +160,20 @@ class ScramCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs: Mapping | None = None) -> None:
         self._train_started = time.perf_counter()
         self._fit_base = self._next_step
+        self._suspicious = False
         if self._engine is None:
             checks = build_checks(self.disable, self.thresholds, self.extra_checks)
             self._engine = Engine(checks, on_error=self._warn_once)
             self._writer = self._open_writer()
         compile_at, fit_at = locations()
         arguments = fit_arguments()
+        sample = self._sample_batch(arguments)
+        _build_if_needed(self.model, sample)
         run = describe(self.model, compile_location=compile_at, fit_location=fit_at,
                        batch_size=fit_batch_size(arguments))
         if self.preflight and self._next_step == 0:
             run = dataclasses.replace(run, preflight=self._run_preflight(arguments))
-        self._install_probe(run, arguments, self._sample_batch(arguments))
+        self._install_probe(run, arguments, sample)
         self._emit(self._engine.begin(run, self._next_step))
 
     @_guarded("epoch start")
@@ -378,6 +381,23 @@ class ScramCallback(keras.callbacks.Callback):
                 RuntimeWarning,
                 stacklevel=3,
             )
+
+
+def _build_if_needed(model: keras.Model, sample: tuple | None) -> None:
+    """Builds a model whose weights do not exist yet (a Sequential without `Input`).
+
+    Keras builds such a model when it traces the first train step, after `on_train_begin`;
+    with a sample of the arrays SCRAM builds it now the way Keras itself does under a
+    distribution strategy (symbolically: same layers, same initial weights), so that the
+    static checks and the internals see its weights. Without a sample it stays unbuilt
+    and `describe` leaves what it cannot know unknown.
+    """
+    if sample is None or all(layer.built for layer in model._flatten_layers()):
+        return
+    try:
+        model._symbolic_build(data_batch=(*sample, None)[:3])
+    except Exception:  # Keras will build it at the first step, as always
+        pass
 
 
 def _is_chief(model: keras.Model) -> bool:

@@ -130,9 +130,10 @@ class InternalsProbe:
         """The statistics of the step measured since the last read, or None if none was."""
         if not self._active:
             return None
-        if self._on_host:
+        if self._host_stats is not None:
             stats, self._host_stats = self._host_stats, None
             return stats
+        self._host_weights = None  # what comes now was measured in the graph (a later fit on a dataset)
         done = int(self._done.numpy())
         if done == self._read_done:
             return None
@@ -143,7 +144,7 @@ class InternalsProbe:
 
     def measured_weights(self) -> list[list[np.ndarray]] | None:
         """Per inspected layer, its weights as the last measurement on the host saw them (else None)."""
-        return self._host_weights if self._on_host else None
+        return self._host_weights
 
     def measure_on(self, x: Any, y: Any) -> None:
         """Measures now, on a sample batch, outside the train step (results go to `read`).
@@ -272,14 +273,15 @@ class InternalsProbe:
         width = pred.shape[-1] if pred.ndim > 1 else 1
         pred = pred.reshape(-1, width)
         count = float(len(pred))
-        std = float(np.sqrt(pred.var(axis=0)).mean()) if len(pred) else math.nan
+        with np.errstate(all="ignore"):  # Inf predictions give a NaN spread, as in the graph
+            std = float(np.sqrt(pred.var(axis=0)).mean()) if len(pred) else math.nan
         if not self._classification:
             return np.array([count, _NOT_MEASURED, _NOT_MEASURED, std], np.float32)
         if width == 1:
             threshold = 0.5 if self._output_activation() in ("sigmoid", "softmax") else 0.0
             labels, classes = (pred[:, 0] > threshold).astype(np.int64), 2
-        else:
-            labels, classes = pred.argmax(axis=-1), width
+        else:  # NaN never wins, as in tf.argmax
+            labels, classes = np.where(np.isnan(pred), -np.inf, pred).argmax(axis=-1), width
         counts = np.bincount(labels, minlength=classes)
         share = counts.max() / max(count, 1.0)
         return np.array([count, share, np.count_nonzero(counts), std], np.float32)

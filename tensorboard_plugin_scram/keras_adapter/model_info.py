@@ -36,7 +36,8 @@ def describe(model: keras.Model, compile_location: str | None = None, fit_locati
         embedding_inputs=_embedding_inputs(model),
         input_sizes=_input_sizes(model),
         batch_size=batch_size,
-        trainable_params=_count(getattr(model, "trainable_weights", None)),
+        # An unbuilt model has no weights yet: how many it will train is unknown, not zero.
+        trainable_params=_count(getattr(model, "trainable_weights", None)) if getattr(model, "built", True) else None,
         total_params=_count(getattr(model, "weights", None)),
         optimizer_slots=_slots(optimizer),
         activations_per_sample=_activations_per_sample(model),
