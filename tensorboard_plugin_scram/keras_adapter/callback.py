@@ -392,10 +392,11 @@ def _build_if_needed(model: keras.Model, sample: tuple | None) -> None:
     static checks and the internals see its weights. Without a sample it stays unbuilt
     and `describe` leaves what it cannot know unknown.
     """
-    if sample is None or all(layer.built for layer in model._flatten_layers()):
+    if sample is None:
         return
     try:
-        model._symbolic_build(data_batch=(*sample, None)[:3])
+        if not all(layer.built for layer in model._flatten_layers()):
+            model._symbolic_build(data_batch=(*sample, None)[:3])
     except Exception:  # Keras will build it at the first step, as always
         pass
 
