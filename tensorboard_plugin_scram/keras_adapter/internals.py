@@ -232,10 +232,10 @@ class InternalsProbe:
 
     def _summarize(self, y_pred: tf.Tensor, outputs: list, weights: list, grads: list) -> ModelStats:
         """`_measure`'s statistics in NumPy, from a pass brought to the host."""
-        outputs, weights = [_host_array(out) for out in outputs], [_host_array(w) for w in weights]
-        table = _host_layer_table(self._plans, outputs, weights, [_host_array(g) for g in grads])
-        starts = np.cumsum([0] + [len(plan.variables) for plan in self._plans]).tolist()
-        self._host_weights = [weights[start:end] for start, end in zip(starts, starts[1:])]
+        weights = _by_layer(self._plans, [_host_array(w) for w in weights])
+        grads = _by_layer(self._plans, [_host_array(g) for g in grads])
+        table = _host_layer_table(self._plans, [_host_array(out) for out in outputs], weights, grads)
+        self._host_weights = weights
         rows = table.astype(np.float32)  # as stored in the graph's variable
         layers = tuple(_layer_stats(plan, rows[i]) for i, plan in enumerate(self._plans))
         return ModelStats(layers=layers, predictions=_prediction_stats(self._host_prediction_row(_host_array(y_pred))))
@@ -488,34 +488,43 @@ def _host_array(tensor: tf.Tensor | None) -> np.ndarray | None:
     return None if tensor is None else tensor.numpy()
 
 
+def _by_layer(plans: Sequence[_LayerPlan], values: list) -> list[list]:
+    """Values listed variable by variable, grouped per layer plan."""
+    groups, start = [], 0
+    for plan in plans:
+        groups.append(values[start:start + len(plan.variables)])
+        start += len(plan.variables)
+    return groups
+
+
 def _host_layer_table(plans: Sequence[_LayerPlan], outputs: Sequence[np.ndarray | None],
-                      weights: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> np.ndarray:
+                      weights: Sequence[Sequence[np.ndarray]], grads: Sequence[Sequence[np.ndarray | None]],
+                      ) -> np.ndarray:
     """`_layer_table` in NumPy: the `_LAYER_COLUMNS` of every inspected layer, one row per layer."""
+    column = {name: i for i, name in enumerate(_LAYER_COLUMNS)}
     table = np.full((max(len(plans), 1), len(_LAYER_COLUMNS)), _NOT_MEASURED)
-    table[:, 4:] = 0.0  # no NaN/Inf seen
-    start = 0
+    table[:, [column["nonfinite_output"], column["nonfinite_weights"]]] = 0.0  # none seen until found
     for row, plan in enumerate(plans):
-        end = start + len(plan.variables)
         if plan.variables:
-            table[row, 0] = _host_norm(weights[start:end])
-            table[row, 1] = _host_norm(grads[start:end])
-            table[row, 5] = float(not math.isfinite(table[row, 0]))
-        start = end
+            table[row, column["weight_norm"]] = _host_norm(weights[row])
+            table[row, column["grad_norm"]] = _host_norm(grads[row])
+            table[row, column["nonfinite_weights"]] = float(not math.isfinite(table[row, column["weight_norm"]]))
         out = outputs[row] if row < len(outputs) else None
         if out is None:
             continue
         out = out.astype(np.float32)
-        table[row, 4] = float(not np.isfinite(out).all())
+        table[row, column["nonfinite_output"]] = float(not np.isfinite(out).all())
         if plan.activation in _RELU_LIKE and out.ndim >= 2:
-            table[row, 2] = 1.0 - (out.reshape(-1, out.shape[-1]) > 0).any(axis=0).mean()
+            alive = (out.reshape(-1, out.shape[-1]) > 0).any(axis=0)
+            table[row, column["dead_fraction"]] = 1.0 - alive.mean()
         elif plan.activation in _SATURATION_MARGIN and not plan.is_output:
-            table[row, 3] = _host_saturated(plan.activation, out)
+            table[row, column["saturated_fraction"]] = _host_saturated(plan.activation, out)
     return table
 
 
 def _host_norm(arrays: Sequence[np.ndarray | None]) -> float:
     """The Euclidean norm of the arrays together, in float64 (0 for none)."""
-    with np.errstate(all="ignore"):  # Inf - Inf inside a NaN weight, as in the graph
+    with np.errstate(all="ignore"):  # huge or non-finite values give Inf/NaN, as in the graph
         squares = [np.square(a.astype(np.float64)).sum() for a in arrays if a is not None]
     return float(np.sqrt(sum(squares)))
 
