@@ -94,7 +94,8 @@ class Engine:
         for check in list(checks):
             try:
                 findings = call(check)
-                if findings is not None:
+                # The usual answer, "nothing" with no episode open, needs no bookkeeping.
+                if findings is not None and (findings or self._open.get((check.id, phase))):
                     diagnostics += self._open_episodes(check, phase, findings, step, epoch)
             except Exception as error:  # a check must never break training
                 self._drop(check)

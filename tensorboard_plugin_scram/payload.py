@@ -2,8 +2,9 @@
 
 Every SCRAM event holds one JSON document in a scalar string tensor:
 `{"schema": 1, "kind": "diagnostics", "diagnostics": [...]}` for diagnostics,
-`{"schema": 1, "kind": "epoch", ...}` and `{"schema": 1, "kind": "batch", ...}` for the
-training curves and SCRAM's own cost. Readers must treat payloads as untrusted: `decode`
+`{"schema": 1, "kind": "epoch", ...}` and `{"schema": 1, "kind": "batches", "batches": [...]}`
+for the training curves and SCRAM's own cost (`"kind": "batch"`, one sampled batch per
+record, is what earlier versions wrote; it is still read). Readers must treat payloads as untrusted: `decode`
 raises `PayloadError` for anything malformed, and callers skip and count such records.
 """
 
@@ -37,9 +38,10 @@ def encode_epoch(step: int, epoch: int, logs: Mapping[str, float], cost: Mapping
     return _dump({"kind": "epoch", "step": step, "epoch": epoch, "logs": dict(logs), "cost": dict(cost)})
 
 
-def encode_batch(step: int, epoch: int, logs: Mapping[str, float]) -> str:
-    """The payload of one sampled batch record: the running metrics of that batch."""
-    return _dump({"kind": "batch", "step": step, "epoch": epoch, "logs": dict(logs)})
+def encode_batches(batches: Iterable[tuple[int, int, Mapping[str, float]]]) -> str:
+    """The payload of one record of sampled batches: `(step, epoch, running metrics)` each."""
+    return _dump({"kind": "batches", "batches": [{"step": step, "epoch": epoch, "logs": dict(logs)}
+                                                 for step, epoch, logs in batches]})
 
 
 def decode(raw: bytes | str) -> dict[str, Any]:
@@ -63,11 +65,15 @@ def decode(raw: bytes | str) -> dict[str, Any]:
         except ValueError as error:
             raise PayloadError(str(error)) from error
     elif kind in ("epoch", "batch"):
-        _require_int(record, "step")
-        _require_int(record, "epoch")
-        record["logs"] = _numbers(record.get("logs", {}), "logs")
+        _check_point(record)
         if kind == "epoch":
             record["cost"] = _numbers(record.get("cost", {}), "cost")
+    elif kind == "batches":
+        items = record.get("batches")
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise PayloadError("batches must be a list of objects")
+        for item in items:
+            _check_point(item)
     else:
         raise PayloadError(f"unknown record kind {kind!r}")
     return record
@@ -92,6 +98,13 @@ def _load(raw: bytes | str) -> dict[str, Any]:
     if schema > SCHEMA_VERSION:
         raise PayloadError(f"payload schema {schema} is newer than this SCRAM ({SCHEMA_VERSION})")
     return record
+
+
+def _check_point(record: dict[str, Any]) -> None:
+    """Validates a point of a curve (`step`, `epoch`, `logs`) in place."""
+    _require_int(record, "step")
+    _require_int(record, "epoch")
+    record["logs"] = _numbers(record.get("logs", {}), "logs")
 
 
 def _require_int(record: Mapping[str, Any], key: str) -> None:

@@ -32,7 +32,7 @@ class RunRecords:
         run: The run's name as TensorBoard shows it (path relative to the logdir).
         diagnostics: Diagnostics ordered by step.
         epochs: Decoded end-of-epoch records (metrics and cost), in order.
-        batches: Decoded sampled batch records, in order.
+        batches: Sampled batches (dicts of `step`, `epoch`, `logs`), in order.
         skipped: Records that could not be decoded.
         views: Views derived from these records, kept by the plugin while they are unchanged.
     """
@@ -94,6 +94,8 @@ def add_record(records: RunRecords, tag: str, raw: object) -> None:
         records.epochs.append(record)
     elif kind == "batch" and tag == metadata.BATCH_TAG:
         records.batches.append(record)
+    elif kind == "batches" and tag == metadata.BATCH_TAG:
+        records.batches.extend(record["batches"])
     else:
         records.skipped += 1
 

@@ -20,6 +20,8 @@ from tensorboard_plugin_scram.diagnostic import Diagnostic
 ErrorHook = Callable[[str, BaseException], None]
 # After a failure, records are dropped for this long before a new event file is tried.
 RETRY_SECS = 30.0
+# Sampled batches are written together, at most this many per record.
+MAX_BATCHES_PER_RECORD = 100
 
 
 class ScramSummaryWriter:
@@ -33,8 +35,7 @@ class ScramSummaryWriter:
     Faults: with `on_error`, the writer never raises. A failing directory or file (read-only,
     full disk) is reported to `on_error`, the records meanwhile are dropped, and a new file
     is tried after `retry_secs`. An event file deleted while open (the log_dir removed
-    mid-run) is noticed at the next write of an epoch or diagnostic record (not of the
-    frequent batch records, to keep them cheap), reported, and replaced by a new one.
+    mid-run) is noticed at the next record written, reported, and replaced by a new one.
     Without `on_error`, failures raise.
 
     Args:
@@ -56,6 +57,8 @@ class ScramSummaryWriter:
         self._file: str | None = None
         self._last_step: dict[str, int] = {}
         self._metadata: dict[str, summary_pb2.SummaryMetadata] = {}
+        self._batches: list[tuple[int, int, dict[str, float]]] = []
+        self._batches_since = 0.0
 
     def write_diagnostics(self, step: int, diagnostics: Iterable[Diagnostic], flush: bool = True) -> None:
         """Writes one record holding these diagnostics (nothing if there are none)."""
@@ -70,19 +73,35 @@ class ScramSummaryWriter:
         self._write(metadata.EPOCH_TAG, step, payload.encode_epoch(step, epoch, logs, cost))
 
     def write_batch(self, step: int, epoch: int, logs: Mapping[str, float]) -> None:
-        """Writes one sampled batch's running metrics (the chart's fine-grained curve)."""
-        self._write(metadata.BATCH_TAG, step, payload.encode_batch(step, epoch, logs))
+        """Adds one sampled batch's running metrics to the chart's fine-grained curve.
+
+        Batches are written together, one record per `MAX_BATCHES_PER_RECORD` or per
+        `flush_secs` at most (and at each `flush`): a record per sampled batch would cost
+        the training a serialisation and a checksum each time.
+        """
+        if not self._batches:
+            self._batches_since = time.monotonic()
+        self._batches.append((step, epoch, dict(logs)))
+        if len(self._batches) >= MAX_BATCHES_PER_RECORD or time.monotonic() - self._batches_since >= self._flush_secs:
+            self._write_batches()
 
     def flush(self) -> None:
         """Pushes buffered records to the file, so they survive the process dying."""
+        self._write_batches()
         if self._writer is not None:
             self._guard(self._writer.flush)
 
     def close(self) -> None:
         """Closes the event file; a later write opens a new one in the same run."""
+        self._write_batches()
         writer, self._writer = self._writer, None
         if writer is not None:
             self._guard(writer.close)
+
+    def _write_batches(self) -> None:
+        if self._batches:
+            batches, self._batches = self._batches, []
+            self._write(metadata.BATCH_TAG, batches[-1][0], payload.encode_batches(batches))
 
     def _write(self, tag: str, step: int, text: str) -> None:
         step = max(step, self._last_step.get(tag, -1) + 1)
@@ -91,10 +110,10 @@ class ScramSummaryWriter:
             self._metadata[tag] = metadata.create_summary_metadata(tag)
         value = summary_pb2.Summary.Value(tag=tag, metadata=self._metadata[tag], tensor=_string_scalar(text))
         event = event_pb2.Event(wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[value]))
-        self._guard(lambda: self._open(verify=tag != metadata.BATCH_TAG).add_event(event))
+        self._guard(lambda: self._open().add_event(event))
 
-    def _open(self, verify: bool = True) -> EventFileWriter:
-        if verify and self._writer is not None and self._file is not None and not os.path.exists(self._file):
+    def _open(self) -> EventFileWriter:
+        if self._writer is not None and self._file is not None and not os.path.exists(self._file):
             deleted, self._writer = self._writer, None  # what it holds now goes nowhere
             _close_quietly(deleted)
             self._report(FileNotFoundError(f"the event file {self._file} was deleted; SCRAM goes on in a new one"))

@@ -35,6 +35,18 @@ def test_epoch_record_round_trip_keeps_nan_metrics():
     assert math.isinf(record["logs"]["loss"]) and record["cost"] == {"fraction": 0.01}
 
 
+def test_batches_record_round_trip_keeps_order_and_nan():
+    text = payload.encode_batches([(10, 0, {"loss": 2.0}), (20, 1, {"loss": float("nan"), "accuracy": 0.5})])
+    record = payload.decode(text)
+    assert [(b["step"], b["epoch"]) for b in record["batches"]] == [(10, 0), (20, 1)]
+    assert math.isnan(record["batches"][1]["logs"]["loss"]) and record["batches"][1]["logs"]["accuracy"] == 0.5
+
+
+def test_single_batch_records_of_earlier_versions_still_decode():
+    record = payload.decode('{"schema": 1, "kind": "batch", "step": 4, "epoch": 0, "logs": {"loss": 1.5}}')
+    assert (record["step"], record["logs"]) == (4, {"loss": 1.5})
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -46,6 +58,9 @@ def test_epoch_record_round_trip_keeps_nan_metrics():
         b'{"schema": 1, "kind": "diagnostics", "diagnostics": [{"check": 1}]}',
         b'{"schema": 1, "kind": "diagnostics", "diagnostics": [{"check": "a", "severity": "fatal"}]}',
         b'{"schema": 1, "kind": "epoch", "step": "3", "epoch": 0}',
+        b'{"schema": 1, "kind": "batches", "batches": {"step": 3}}',
+        b'{"schema": 1, "kind": "batches", "batches": [3]}',
+        b'{"schema": 1, "kind": "batches", "batches": [{"step": 3, "epoch": null}]}',
         b"\xff\xfe",
         b"[" * 100000,
     ],

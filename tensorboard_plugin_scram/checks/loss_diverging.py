@@ -50,17 +50,26 @@ class LossDiverging(Check):
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)
         self._streak = 0
+        self._reference: tuple[object, float, float] | None = None  # (run, first loss, reference)
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         loss = obs.logs.get("loss")
         if loss is None or not math.isfinite(loss) or history.first_loss is None:
             return None
-        reference = max(abs(history.first_loss), _chance_loss(history) or 0.0, 1e-12)
+        reference = self._reference_loss(history)
         ratio = loss / reference
         self._streak = self._streak + 1 if ratio >= self.threshold("factor") else 0
         if self._streak < self.threshold("patience") and ratio < self.threshold("error_factor"):
             return []
         return [self._finding(loss, reference, ratio, obs.step, history)]
+
+    def _reference_loss(self, history: History) -> float:
+        """The loss to compare with: the first one, or chance level if higher (kept: asked every step)."""
+        cached = self._reference
+        if cached is None or cached[0] is not history.run or cached[1] != history.first_loss:
+            reference = max(abs(history.first_loss), _chance_loss(history) or 0.0, 1e-12)
+            cached = self._reference = (history.run, history.first_loss, reference)
+        return cached[2]
 
     def _finding(self, loss: float, reference: float, ratio: float, step: int, history: History) -> Finding:
         run = history.run

@@ -201,7 +201,7 @@ class ScramCallback(keras.callbacks.Callback):
         if self._stats_schedule.due(step) or not finite or last_of_epoch:
             self._stats_schedule.taken(step)
             tensors = self._read_probe(step - self._fit_base)
-        if self._probe is not None:
+        if self._probe is not None and self._probe.needs_requests:
             self._probe.request(self._stats_schedule.next_is_due(step))
         model_stats = self._read_internals(step, loss)
         if model_stats is None and not finite and self._loss_was_finite:

@@ -49,6 +49,9 @@ class BatchProbe:
             `InternalsProbe.record`). Each must guard itself against errors.
     """
 
+    # Whether `request` must be told, at each step, if the next one is sampled.
+    needs_requests = True
+
     def __init__(self, model: keras.Model, embedding_inputs: tuple[str, ...] = (),
                  on_error: Callable[[BaseException], None] | None = None,
                  recorders: Sequence[Callable[[Any], None]] = ()) -> None:

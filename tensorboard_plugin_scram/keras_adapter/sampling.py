@@ -29,22 +29,20 @@ class _Stride:
 class _Budget:
     """Spacing by cost: `interval` keeps one sample's cost within `budget` of the training time."""
 
-    def __init__(self, every: int, budget: float, max_every: int | None) -> None:
+    def __init__(self, every: int, budget: float, max_every: int | None, cost_in_steps: float = 0.0) -> None:
         self.every = max(1, int(every))
         self.budget = budget
         self.max_every = max(self.every, int(max_every or 10 * self.every))
-        self._cost_in_steps = 0.0
+        # Steps between two samples in normal training, at the current cost: kept, not
+        # computed when asked, as the schedules are asked at every step.
+        self.interval = self.every
+        self.cost(cost_in_steps)
 
     def cost(self, steps: float) -> None:
         """Records what one sample costs, in training steps' time."""
         if math.isfinite(steps) and steps >= 0:
-            self._cost_in_steps = steps
-
-    @property
-    def interval(self) -> int:
-        """Steps between two samples in normal training, at the current cost."""
-        spaced = math.ceil(self._cost_in_steps / self.budget) if self.budget > 0 else self.every
-        return min(max(self.every, spaced), self.max_every)
+            spaced = math.ceil(steps / self.budget) if self.budget > 0 else self.every
+            self.interval = min(max(self.every, spaced), self.max_every)
 
 
 class StatsSchedule(_Budget):
@@ -132,14 +130,13 @@ class InternalsSchedule(_Budget):
     def __init__(self, every: int = 50, first: int = 5, alarm_every: int | None = None,
                  rise_factor: float = 2.0, confirm: int = 20, budget: float = 0.01,
                  max_every: int | None = None) -> None:
-        super().__init__(every, budget, max_every)
+        super().__init__(every, budget, max_every, cost_in_steps=1.0)  # until measured: about one step
         self.first = max(0, int(first))
         self.alarm_every = max(1, int(alarm_every or self.every // 10 or 1))
         self.rise_factor = rise_factor
         self.confirm = max(0, int(confirm))
         self._last_sampled: int | None = None
         self._measurements = 0
-        self._cost_in_steps = 1.0  # until measured: about one training step
         self._best_loss = math.inf
         self._stride = _Stride()
 

@@ -56,10 +56,11 @@ class WeightSnapshots:
 
 
 def _weights(layer: Any) -> list[np.ndarray]:
-    return [np.array(v.numpy(), dtype=np.float64, copy=True) for v in layer.trainable_variables]
+    # `numpy()` already returns a copy; kept in the weights' own dtype, half the bytes of float64.
+    return [np.asarray(v.numpy()) for v in layer.trainable_variables]
 
 
 def _change(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> float | None:
     if not before or len(before) != len(after):
         return None
-    return float(np.sqrt(sum(np.sum(np.square(a.astype(np.float64) - b)) for a, b in zip(after, before))))
+    return float(np.sqrt(sum(np.square(np.subtract(a, b, dtype=np.float64)).sum() for a, b in zip(after, before))))
