@@ -82,7 +82,7 @@ def _runs(x, y) -> dict:
         "zero_lr": lambda d: _train(d, _mlp(), x, y, keras.optimizers.Adam(0.0), epochs=2),
         "tiny_lr": lambda d: _train(d, _mlp(), x, y, keras.optimizers.SGD(1e-5), epochs=2),
         "huge_lr": lambda d: _train(d, _mlp(), x, y, keras.optimizers.Adam(0.1), epochs=1),
-        # Two measurements after the warm-up are needed; spaced by their cost (~1% of the
+        # Two measurements after the warm-up are needed; spaced by their cost (~0.5% of the
         # time), the second can fall past a 3-epoch run's end.
         "one_label": lambda d: _train(d, _mlp(), x, np.zeros_like(y), epochs=5),
     }

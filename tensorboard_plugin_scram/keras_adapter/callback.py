@@ -93,7 +93,7 @@ class ScramCallback(keras.callbacks.Callback):
         internals_every: Gradients, activations, weight updates and predictions are
             measured (one extra forward and backward pass on a small sample) at steps 5
             and 20, then at least `internals_every` steps apart: further apart when a
-            measurement costs more than 1% of the training time, more often while the
+            measurement costs more than 0.5% of the training time, more often while the
             loss looks wrong or a check suspects a fault it has seen once. 0 switches
             this off.
         preflight: Before training, train a copy of the model on 16 samples of the data

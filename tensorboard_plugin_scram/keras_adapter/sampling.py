@@ -110,10 +110,12 @@ class InternalsSchedule(_Budget):
     Measurements come at step `first`, again at step `confirm` (checks that need a
     condition twice can then report early), and then every `every` steps, spaced out
     further when one measurement costs more than `budget` of the training time (a
-    measurement costs about one training step, so the default 1% spaces them about 100
-    steps apart at most). While the loss looks wrong, or a check suspects a fault it has
-    seen once, they come every `alarm_every` steps whatever they cost: then a closer look
-    is worth it.
+    measurement costs one or two training steps, so the default 0.5% spaces them 200 to
+    400 steps apart, as far as `max_every`). The same half percent as the batch
+    statistics: with the per-step bookkeeping and the one-off first measurement, SCRAM's
+    whole cost then stays under 5% of a `fit()` of a few seconds (`bench/overhead.py`).
+    While the loss looks wrong, or a check suspects a fault it has seen once, they come
+    every `alarm_every` steps whatever they cost: then a closer look is worth it.
 
     Args:
         every: Fewest steps between two measurements in normal training.
@@ -128,7 +130,7 @@ class InternalsSchedule(_Budget):
     """
 
     def __init__(self, every: int = 50, first: int = 5, alarm_every: int | None = None,
-                 rise_factor: float = 2.0, confirm: int = 20, budget: float = 0.01,
+                 rise_factor: float = 2.0, confirm: int = 20, budget: float = 0.005,
                  max_every: int | None = None) -> None:
         super().__init__(every, budget, max_every, cost_in_steps=1.0)  # until measured: about one step
         self.first = max(0, int(first))
@@ -136,14 +138,12 @@ class InternalsSchedule(_Budget):
         self.rise_factor = rise_factor
         self.confirm = max(0, int(confirm))
         self._last_sampled: int | None = None
-        self._measurements = 0
         self._best_loss = math.inf
         self._stride = _Stride()
 
     def sampled(self, step: int) -> None:
         """Records that `step` was measured."""
         self._last_sampled = step
-        self._measurements += 1
 
     def next_is_due(self, step: int, loss: float | None, suspicious: bool = False) -> bool:
         """Whether the step after `step` (which just ended, with this running loss) is due.
@@ -156,7 +156,7 @@ class InternalsSchedule(_Budget):
             return upcoming >= self.first or alarming
         if alarming:
             return upcoming - self._last_sampled >= self.alarm_every
-        if self._measurements == 1 and self.confirm > self._last_sampled:
+        if self._last_sampled < self.confirm:  # also after a look sooner: checks with a warm-up need it
             return upcoming >= self.confirm
         return upcoming - self._last_sampled >= self.interval
 
