@@ -94,7 +94,7 @@ def _target_cell(target: dict) -> str:
 def overhead_section(overhead: dict) -> str:
     """Per workload: median times and paired ratios against plain fit()."""
     parts = ["## Overhead", "",
-             f"{overhead['repeats']} interleaved repeats of each fit, each on a "
+             "Interleaved repeats of each fit (their number is given per workload), each on a "
              "fresh model (so graph tracing counts in the total); 'steady' leaves out the first epoch. "
              "Ratios are paired: each repeat's time over plain fit()'s in the same repeat, median over repeats "
              "(quartiles in brackets). CPU: the same for process CPU time (steadier under load, but it "
@@ -102,8 +102,9 @@ def overhead_section(overhead: dict) -> str:
              f"measured themselves ({overhead['seconds']:.0f} s in all)."]
     for w in overhead["workloads"]:
         epochs = w.get("epochs", overhead.get("epochs"))
+        repeats = w.get("repeats", overhead.get("repeats"))
         parts += ["", f"### {w['workload']}: {w['description']}, {epochs} epochs, {w['steps_per_fit']} steps "
-                  "per fit", ""]
+                  f"per fit, {repeats} repeats", ""]
         parts += [table(["configuration", "median total (s)", "ratio total", "CPU total", "median steady (s)",
                          "ratio steady", "CPU steady", "SCRAM's own"], [
             [name, f"{c['median_total_s']:.2f}", _ratio(c, "total"), _ratio(c, "cpu_total"),
