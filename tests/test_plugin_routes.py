@@ -125,3 +125,21 @@ def test_corrupt_and_foreign_payloads_are_skipped_and_counted(tmp_path, loader):
         assert status == 200
         assert body["skipped"] == 3
         assert [d["title"] for d in body["diagnostics"]] == ["<img src=x onerror=alert(1)>"]
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_scram_curve_from_batched_records_of_a_real_fit(trained_logdir, loader):
+    """Without Keras' TensorBoard logs the curve is SCRAM's sampled batches, written together per epoch."""
+    with data_provider(trained_logdir, loader) as provider:
+        client = plugin_client(provider)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status, body = get_json(client, "series?run=healthy_digits/scram")
+            if status == 200 and body["series"]:
+                break
+            time.sleep(0.5)
+    assert body["source"] == "scram"
+    steps = [step for step, _ in {s["name"]: s["points"] for s in body["series"]}["loss"]]
+    # 12 epochs of 45 steps: every one of the first 20 steps, then every 10th, none lost
+    # between the records (one per epoch, the last at the end of training).
+    assert steps == list(range(20)) + list(range(29, 12 * 45, 10))
