@@ -3,9 +3,9 @@
 Every SCRAM event holds one JSON document in a scalar string tensor:
 `{"schema": 1, "kind": "diagnostics", "diagnostics": [...]}` for diagnostics,
 `{"schema": 1, "kind": "epoch", ...}` and `{"schema": 1, "kind": "batches", "batches": [...]}`
-for the training curves and SCRAM's own cost (`"kind": "batch"`, one sampled batch per
-record, is what earlier versions wrote; it is still read). Readers must treat payloads as untrusted: `decode`
-raises `PayloadError` for anything malformed, and callers skip and count such records.
+for the training curves and SCRAM's own cost (earlier versions wrote one sampled batch per
+record, `"kind": "batch"`, which is still read). Readers must treat payloads as untrusted:
+`decode` raises `PayloadError` for anything malformed, and callers skip and count such records.
 """
 
 from __future__ import annotations

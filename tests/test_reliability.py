@@ -19,6 +19,7 @@ from tensorboard.summary.writer import record_writer
 
 from tensorboard_plugin_scram import ScramCallback, summary
 from tensorboard_plugin_scram.keras_adapter import callback as callback_module
+from tensorboard_plugin_scram.reader import read_logdir
 from tests import scenarios
 from tests.conftest import report_json
 from tests.tensorboard_helpers import free_port
@@ -194,6 +195,9 @@ def test_nan_diagnostic_survives_the_process_dying_at_that_batch(tmp_path):
     assert result.returncode == 1 and "dying at batch" in result.stdout, result.stderr[-3000:]
     nan = [d for d in report_json(tmp_path) if d["check"] == "nan_loss"]
     assert len(nan) == 1 and nan[0]["severity"] == "error"
+    [records] = read_logdir(str(tmp_path))
+    curve = {b["step"]: b["logs"]["loss"] for b in records.batches}
+    assert not np.isfinite(curve[nan[0]["step"]]), "the loss curve's non-finite point is on disk too"
 
 
 def _run_script(name: str, *args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:

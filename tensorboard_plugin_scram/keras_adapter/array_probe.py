@@ -39,6 +39,9 @@ class ArrayProbe:
             integer-valued input).
     """
 
+    # Batches are read from the arrays when asked for: `request` has nothing to arrange.
+    needs_requests = False
+
     def __init__(self, arguments: dict, batch_size: int, embedding_inputs: tuple[str, ...] = ()) -> None:
         x, y = _training_part(arguments)
         named = [(n, "input", a) for n, a in leaves(x, "x")] + [(n, "target", a) for n, a in leaves(y, "y")]
@@ -63,9 +66,6 @@ class ArrayProbe:
 
     def uninstall(self) -> None:
         """Nothing to undo: the model was never touched."""
-
-    # Batches are read from the arrays when asked for: `request` has nothing to arrange.
-    needs_requests = False
 
     def request(self, wanted: bool) -> None:
         """Nothing to arrange: batches are read from the arrays when asked for."""
@@ -150,7 +150,7 @@ def _masked_statistics(x: np.ndarray) -> np.ndarray:
 
 def _integral(x: np.ndarray) -> bool:
     # Non-integral data usually show it in their first row: no full pass for them.
-    return bool(len(x) == 0 or np.array_equal(x[0], np.round(x[0])) and np.array_equal(x, np.round(x)))
+    return bool(len(x) == 0 or (np.array_equal(x[0], np.round(x[0])) and np.array_equal(x, np.round(x))))
 
 
 def class_counts(batch: np.ndarray) -> np.ndarray:

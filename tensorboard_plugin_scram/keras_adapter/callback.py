@@ -204,9 +204,9 @@ class ScramCallback(keras.callbacks.Callback):
         if self._probe is not None and self._probe.needs_requests:
             self._probe.request(self._stats_schedule.next_is_due(step))
         model_stats = self._read_internals(step, loss)
-        if model_stats is None and not finite and self._loss_was_finite:
-            model_stats = self._where_nan_went()  # at the first non-finite batch only
-        self._loss_was_finite = finite
+        first_nonfinite, self._loss_was_finite = not finite and self._loss_was_finite, finite
+        if model_stats is None and first_nonfinite:
+            model_stats = self._where_nan_went()
         self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors, model_stats)))
         if model_stats is not None:  # what the checks made of it sets when to measure next
             self._suspicious = self._engine.suspects()
@@ -214,6 +214,8 @@ class ScramCallback(keras.callbacks.Callback):
                                          or not finite):
             self._curve_step = step
             self._writer.write_batch(step, self._epoch, values)
+            if first_nonfinite:  # on disk with the NaN diagnostic, should the script die now
+                self._writer.flush()
         self._clock.exclude(time.perf_counter() - started)
 
     @_guarded("epoch check")
