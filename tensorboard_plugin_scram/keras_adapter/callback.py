@@ -204,7 +204,8 @@ class ScramCallback(keras.callbacks.Callback):
         if self._probe is not None and self._probe.needs_requests:
             self._probe.request(self._stats_schedule.next_is_due(step))
         model_stats = self._read_internals(step, loss)
-        first_nonfinite, self._loss_was_finite = not finite and self._loss_was_finite, finite
+        first_nonfinite = not finite and self._loss_was_finite
+        self._loss_was_finite = finite
         if model_stats is None and first_nonfinite:
             model_stats = self._where_nan_went()
         self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors, model_stats)))
