@@ -232,7 +232,9 @@ class InternalsProbe:
 
     def _summarize(self, y_pred: tf.Tensor, outputs: list, weights: list, grads: list) -> ModelStats:
         """`_measure`'s statistics in NumPy, from a pass brought to the host."""
-        weights = _by_layer(self._plans, [_host_array(w) for w in weights])
+        # The weights are copied: kept for the update norm, they must not share a buffer the
+        # optimizer could update in place. The pass's own results are read where they lie.
+        weights = _by_layer(self._plans, [w.numpy() for w in weights])
         grads = _by_layer(self._plans, [_host_array(g) for g in grads])
         table = _host_layer_table(self._plans, [_host_array(out) for out in outputs], weights, grads)
         self._host_weights = weights
@@ -485,7 +487,8 @@ def _size(shape: Any, rows: int = 1) -> int | None:
 
 
 def _host_array(tensor: tf.Tensor | None) -> np.ndarray | None:
-    return None if tensor is None else tensor.numpy()
+    # Without the copy `numpy()` makes: several MB of layer outputs per measurement.
+    return None if tensor is None else np.asarray(tensor)
 
 
 def _by_layer(plans: Sequence[_LayerPlan], values: list) -> list[list]:
@@ -512,7 +515,7 @@ def _host_layer_table(plans: Sequence[_LayerPlan], outputs: Sequence[np.ndarray 
         out = outputs[row] if row < len(outputs) else None
         if out is None:
             continue
-        out = out.astype(np.float32)
+        out = out.astype(np.float32, copy=False)
         table[row, column["nonfinite_output"]] = float(not np.isfinite(out).all())
         if plan.activation in _RELU_LIKE and out.ndim >= 2:
             alive = (out.reshape(-1, out.shape[-1]) > 0).any(axis=0)
