@@ -112,3 +112,71 @@ def test_training_results_are_unchanged_by_scram(tmp_path):
     watched = weights([ScramCallback(str(tmp_path))])
     for a, b in zip(plain, watched):
         assert (a == b).all()
+
+
+class _SeenSteps(Check):
+    """## What it does
+    Records the batches it is shown, and reports the one at `report_at`.
+    """
+
+    id = "seen_steps"
+    title = "A batch seen"
+
+    def __init__(self, report_at: int = -1) -> None:
+        super().__init__()
+        self.seen: list[tuple[int, float]] = []
+        self.report_at = report_at
+
+    def on_batch(self, obs, history):
+        self.seen.append((obs.step, obs.logs.get("loss")))
+        if obs.step != self.report_at:
+            return []
+        return [Finding(title=self.title, explanation=f"Batch {obs.step}.", suggestion="None.")]
+
+
+class _ScriptedLoss(keras.callbacks.Callback):
+    """Placed before SCRAM: replaces the loss Keras logged (the callbacks share `logs`)."""
+
+    def __init__(self, losses: dict[int, float]) -> None:
+        super().__init__()
+        self.losses, self.step = losses, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs["loss"] = self.losses.get(self.step, 1.0)
+        self.step += 1
+
+
+class _WhatTheCheckSaw(keras.callbacks.Callback):
+    """Placed after SCRAM: at each batch's end, the last step the check had been shown."""
+
+    def __init__(self, check: _SeenSteps) -> None:
+        super().__init__()
+        self.check, self.last_seen = check, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.last_seen.append(self.check.seen[-1][0] if self.check.seen else None)
+
+
+def test_batch_checks_see_every_batch_in_order_and_news_at_once(tmp_path):
+    """Batches with metrics alone may reach the checks a few at a time (the per-step cost),
+    but every one arrives, in order, by the epoch's end; a rising or NaN loss arrives at
+    once; and a diagnostic carries the step of its batch, not of the delivery."""
+    check = _SeenSteps(report_at=33)
+    spy = _WhatTheCheckSaw(check)
+    scripted = _ScriptedLoss({45: 3.0, 60: float("nan")})
+    x, y = scenarios.digits()
+    model = scenarios.mlp(64, (16,), 10)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    # 40 batches per epoch; internals off so that only the loss decides what comes at once.
+    model.fit(x[:1280], y[:1280], epochs=2, batch_size=32, verbose=0, shuffle=False,
+              callbacks=[scripted, ScramCallback(str(tmp_path), extra_checks=[check], internals_every=0), spy])
+    assert [step for step, _ in check.seen] == list(range(80))
+    assert check.seen[45][1] == 3.0, "the check saw the loss of its own batch"
+    assert spy.last_seen[45] == 45, "three times the lowest loss: shown at once"
+    assert spy.last_seen[60] == 60, "a NaN loss: shown at once"
+    assert spy.last_seen[39] == 39 and spy.last_seen[79] == 79, "an epoch's last batch is always shown"
+    held_back = [step for step in range(20, 40) if spy.last_seen[step] != step]
+    assert held_back, "ordinary batches after the sampled first ones are grouped"
+    assert all(spy.last_seen[step] >= step - 16 for step in range(80)), "at most a group late"
+    reported = [d for d in report_json(tmp_path) if d["check"] == "seen_steps"]
+    assert [d["step"] for d in reported] == [33]

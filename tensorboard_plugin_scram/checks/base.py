@@ -149,7 +149,12 @@ class Check:
         return None
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
-        """Called after every training batch (`history` already includes `obs`)."""
+        """Called for every training batch, in order (`history` already includes `obs`).
+
+        A batch carrying only metrics (no `tensors`, no `model`) may be handed over with the
+        next few, at most 16 steps later; a batch whose loss is not finite or has risen to
+        twice its lowest, a sampled batch and an epoch's end are handed over at once.
+        """
         return None
 
     def on_epoch(self, obs: EpochObservation, history: History) -> Findings:

@@ -23,7 +23,7 @@ from tensorboard_plugin_scram.keras_adapter.model_info import describe, nonfinit
 from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
 from tensorboard_plugin_scram.keras_adapter.preflight import first_batch, overfit_one_batch
 from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe, single_device
-from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StatsSchedule, StepClock
+from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, LossWatch, StatsSchedule, StepClock
 from tensorboard_plugin_scram.keras_adapter.source import fit_arguments, fit_batch_size, locations
 from tensorboard_plugin_scram.observations import (
     BatchObservation,
@@ -38,6 +38,13 @@ from tensorboard_plugin_scram.summary import ScramSummaryWriter
 _INTERNALS_SAMPLE = 32
 # The fine-grained loss curve holds every one of the first steps, then every `sample_every`.
 _CURVE_ALWAYS = 20
+# Batches that carry only metrics reach the checks in groups of up to this many: a step's
+# hook runs on a cold CPU cache right after TensorFlow's work, where each call into the
+# engine costs several times what it costs in a loop. A non-finite loss, a loss at twice
+# its lowest (where divergence starts), a sampled batch and the epoch's end deliver the
+# group at once, so diagnostics carry the same steps and come at most this many late.
+_GROUPED_BATCHES = 16
+_RISING_LOSS = 2.0
 
 # The checks that read `BatchObservation.model`; without any of them the model is not probed.
 _INTERNALS_CHECKS = frozenset({
@@ -146,6 +153,8 @@ class ScramCallback(keras.callbacks.Callback):
         self._clock = StepClock()
         self._curve_step = 0
         self._loss_was_finite = True
+        self._loss_watch = LossWatch(_RISING_LOSS)
+        self._grouped: list[tuple] = []  # BatchObservation fields, built when checked
         self._suspicious = False
         self._epoch_base = 0
         self._fit_base = 0
@@ -208,7 +217,10 @@ class ScramCallback(keras.callbacks.Callback):
         self._loss_was_finite = finite
         if model_stats is None and first_nonfinite:
             model_stats = self._where_nan_went()
-        self._emit(self._engine.batch(BatchObservation(step, self._epoch, values, tensors, model_stats)))
+        self._grouped.append((step, self._epoch, values, tensors, model_stats))
+        if tensors is not None or model_stats is not None or self._loss_watch.looks_wrong(loss) \
+                or len(self._grouped) >= _GROUPED_BATCHES:
+            self._check_grouped()
         if model_stats is not None:  # what the checks made of it sets when to measure next
             self._suspicious = self._engine.suspects()
         if self._writer is not None and (step < _CURVE_ALWAYS or step - self._curve_step >= self.sample_every
@@ -221,6 +233,7 @@ class ScramCallback(keras.callbacks.Callback):
 
     @_guarded("epoch check")
     def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
+        self._check_grouped()
         step = max(self._next_step - 1, 0)
         values = _floats(logs)
         if not (self.params or {}).get("steps") and self._probe is not None:
@@ -236,6 +249,7 @@ class ScramCallback(keras.callbacks.Callback):
 
     @_guarded("clean-up")
     def on_train_end(self, logs: Mapping | None = None) -> None:
+        self._check_grouped()
         self._train_seconds += time.perf_counter() - self._train_started
         self._train_started = 0.0
         if self._probe is not None:
@@ -246,6 +260,16 @@ class ScramCallback(keras.callbacks.Callback):
             self._writer.close()
 
     # -- helpers ---------------------------------------------------------------------
+
+    def _check_grouped(self) -> None:
+        """Runs the batch checks over the batches held back, in order."""
+        grouped, self._grouped = self._grouped, []
+        if self._engine is None:
+            return
+        diagnostics = []
+        for fields in grouped:
+            diagnostics += self._engine.batch(BatchObservation(*fields))
+        self._emit(diagnostics)
 
     def _run_preflight(self, arguments: dict) -> PreflightResult | None:
         try:

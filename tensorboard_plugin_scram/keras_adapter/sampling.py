@@ -76,6 +76,27 @@ class StatsSchedule(_Budget):
         return self.due(self._stride.upcoming(step))
 
 
+class LossWatch:
+    """Whether a step's loss looks wrong: not finite, or `factor` times the lowest so far.
+
+    Args:
+        factor: How far above its lowest value a (positive) loss looks wrong.
+    """
+
+    def __init__(self, factor: float = 2.0) -> None:
+        self.factor = factor
+        self._lowest = math.inf
+
+    def looks_wrong(self, loss: float | None) -> bool:
+        """Takes the next step's loss (None: not logged) and says whether it looks wrong."""
+        if loss is None:
+            return False
+        if not math.isfinite(loss):
+            return True
+        self._lowest = min(self._lowest, loss)
+        return loss > self.factor * self._lowest > 0
+
+
 class StepClock:
     """A running typical training step time, leaving out the time SCRAM itself took."""
 
@@ -135,10 +156,9 @@ class InternalsSchedule(_Budget):
         super().__init__(every, budget, max_every, cost_in_steps=1.0)  # until measured: about one step
         self.first = max(0, int(first))
         self.alarm_every = max(1, int(alarm_every or self.every // 10 or 1))
-        self.rise_factor = rise_factor
+        self._loss = LossWatch(rise_factor)
         self.confirm = max(0, int(confirm))
         self._last_sampled: int | None = None
-        self._best_loss = math.inf
         self._stride = _Stride()
 
     def sampled(self, step: int) -> None:
@@ -151,7 +171,7 @@ class InternalsSchedule(_Budget):
         `suspicious`: a check suspects a fault from the last measurement (`Check.suspects`).
         """
         upcoming = self._stride.upcoming(step)
-        alarming = self._alarming(loss) or suspicious
+        alarming = self._loss.looks_wrong(loss) or suspicious
         if self._last_sampled is None:
             return upcoming >= self.first or alarming
         if alarming:
@@ -159,11 +179,3 @@ class InternalsSchedule(_Budget):
         if self._last_sampled < self.confirm:  # also after a look sooner: checks with a warm-up need it
             return upcoming >= self.confirm
         return upcoming - self._last_sampled >= self.interval
-
-    def _alarming(self, loss: float | None) -> bool:
-        if loss is None:
-            return False
-        if not math.isfinite(loss):
-            return True
-        self._best_loss = min(self._best_loss, loss)
-        return loss > self.rise_factor * self._best_loss > 0
