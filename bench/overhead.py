@@ -136,10 +136,86 @@ def summarize(times: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, f
     return summary
 
 
+class _EveryOtherStep(keras.callbacks.Callback):
+    """Runs SCRAM's batch hook at even steps only, and times the training step after each kind.
+
+    A step after SCRAM's hook and a step after none run in the same fit, milliseconds
+    apart, so the machine's load cancels out of their ratio: it shows whether the hook's
+    work slows TensorFlow's next step (caches it evicted, say) beyond the hook's own time,
+    a cost SCRAM's own account could not see.
+    """
+
+    def __init__(self, scram: ScramCallback) -> None:
+        super().__init__()
+        self.scram = scram
+        self.after: dict[bool, list[float]] = {True: [], False: []}
+        self._end: float | None = None
+        self._hooked = False
+
+    def set_model(self, model: keras.Model) -> None:
+        super().set_model(model)
+        self.scram.set_model(model)
+
+    def set_params(self, params: dict) -> None:
+        super().set_params(params)
+        self.scram.set_params(params)
+
+    def on_train_begin(self, logs: Mapping | None = None) -> None:
+        self.scram.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping | None = None) -> None:
+        self._end = None  # the first step of an epoch follows no hook, but the epoch's end
+        self.scram.on_epoch_begin(epoch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+        if self._end is not None:
+            self.after[self._hooked].append(time.perf_counter() - self._end)
+        self._hooked = batch % 2 == 0
+        if self._hooked:
+            self.scram.on_train_batch_end(batch, logs)
+        self._end = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
+        self.scram.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs: Mapping | None = None) -> None:
+        self.scram.on_train_end(logs)
+
+
+def step_aftereffect(workload: Workload, fits: int, epochs: int, skip: int = 50) -> dict:
+    """Per fit, the median training step after SCRAM's hook over the median step after none.
+
+    The first `skip` steps (tracing, warm-up, SCRAM's first samples) are left out.
+    """
+    ratios, after_hook, after_none = [], [], []
+    for _ in range(fits):
+        log_dir = tempfile.mkdtemp(prefix="scram-aftereffect-")
+        try:
+            keras.backend.clear_session()
+            keras.utils.set_random_seed(0)
+            alternate = _EveryOtherStep(ScramCallback(log_dir))
+            workload.model().fit(workload.x, workload.y, batch_size=workload.batch_size, epochs=epochs,
+                                 verbose=0, callbacks=[alternate])
+        finally:
+            shutil.rmtree(log_dir, ignore_errors=True)
+        hook = statistics.median(alternate.after[True][skip // 2:])
+        none = statistics.median(alternate.after[False][skip // 2:])
+        ratios.append(hook / none)
+        after_hook.append(hook)
+        after_none.append(none)
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+    return {"workload": workload.name, "fits": fits, "epochs": epochs, "ratio": statistics.median(ratios),
+            "ratio_q1": q1, "ratio_q3": q3, "after_hook_s": statistics.median(after_hook),
+            "after_none_s": statistics.median(after_none), "ratios": ratios}
+
+
 def run(quick: bool = False, progress: Callable[[str], None] = print) -> dict:
     """The whole overhead benchmark as a JSON-ready dict."""
     started = time.perf_counter()
     results = []
+    cnn = workloads(quick)[0]
+    aftereffect = step_aftereffect(cnn, fits=2 if quick else 7, epochs=2 if quick else cnn.epochs)
+    progress(f"overhead: training step after SCRAM's hook x{aftereffect['ratio']:.3f} the step after none")
     for workload in workloads(quick):
         epochs, repeats = (2, 3) if quick else (workload.epochs, workload.repeats)
         times = measure(workload, repeats, epochs)
@@ -148,4 +224,4 @@ def run(quick: bool = False, progress: Callable[[str], None] = print) -> dict:
                         "steps_per_fit": steps, "repeats": repeats, "configs": summarize(times), "raw": times})
         progress(f"overhead {workload.name}: " + ", ".join(
             f"{n} x{c['ratio_total']:.3f}" for n, c in results[-1]["configs"].items()))
-    return {"workloads": results, "seconds": time.perf_counter() - started}
+    return {"workloads": results, "step_aftereffect": aftereffect, "seconds": time.perf_counter() - started}

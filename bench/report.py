@@ -100,6 +100,8 @@ def overhead_section(overhead: dict) -> str:
              "(quartiles in brackets). CPU: the same for process CPU time (steadier under load, but it "
              "understates serial costs). SCRAM's own: the share of the fit's wall time SCRAM's hooks "
              f"measured themselves ({overhead['seconds']:.0f} s in all)."]
+    if overhead.get("step_aftereffect"):
+        parts += ["", aftereffect_paragraph(overhead["step_aftereffect"])]
     for w in overhead["workloads"]:
         epochs = w.get("epochs", overhead.get("epochs"))
         repeats = w.get("repeats", overhead.get("repeats"))
@@ -112,6 +114,18 @@ def overhead_section(overhead: dict) -> str:
              f"{c['scram_own_share']:.1%}" if c.get("scram_own_share") else "–"] for name, c in w["configs"].items()
         ])]
     return "\n".join(parts)
+
+
+def aftereffect_paragraph(after: dict) -> str:
+    """Whether SCRAM's per-step hook slows the training's own next step."""
+    return (f"**Does SCRAM's hook slow the training's own steps?** In {after['fits']} fits of the "
+            f"`{after['workload']}` workload ({after['epochs']} epochs), SCRAM's batch hook ran after every "
+            f"other step only, and each training step was timed from the end of the previous step's callbacks. "
+            f"Median step after SCRAM's hook: {after['after_hook_s'] * 1e6:.0f} us; after none: "
+            f"{after['after_none_s'] * 1e6:.0f} us; ratio {after['ratio']:.3f} "
+            f"({after['ratio_q1']:.3f}–{after['ratio_q3']:.3f} over the fits). The two kinds of step alternate "
+            "within one fit, so the machine's load cancels out: a ratio near 1 means SCRAM's cost is its own "
+            "time (the 'own' column), and the spread of the whole-fit ratios below is the machine's noise.")
 
 
 def _ratio(config: dict, kind: str) -> str:
