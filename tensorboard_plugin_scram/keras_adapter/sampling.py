@@ -134,7 +134,7 @@ class InternalsSchedule(_Budget):
     measurement costs one or two training steps, so the default 0.5% spaces them 200 to
     400 steps apart, as far as `max_every`). The same half percent as the batch
     statistics: with the per-step bookkeeping and the one-off first measurement, SCRAM's
-    whole cost then stays under 5% of a `fit()` of a few seconds (`bench/overhead.py`).
+    whole cost comes to about 4-5% of a `fit()` of a few seconds (`bench/overhead.py`).
     While the loss looks wrong, or a check suspects a fault it has seen once, they come
     every `alarm_every` steps whatever they cost: then a closer look is worth it.
 
