@@ -16,7 +16,7 @@ from tensorboard_plugin_scram.checks.update_ratio_unusual import UpdateRatioUnus
 from tensorboard_plugin_scram.checks.vanishing_gradients import VanishingGradients
 from tensorboard_plugin_scram.checks.weights_not_updating import WeightsNotUpdating
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StatsSchedule, StepClock
+from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, LossWatch, StatsSchedule, StepClock
 from tensorboard_plugin_scram.observations import (
     BatchObservation,
     LayerStats,
@@ -354,6 +354,14 @@ def test_nan_loss_names_the_first_layer_whose_weights_or_else_output_went_nan():
     weights_only = _obs(_layer("conv"), _layer("head"), loss=nan_loss, predictions=None)
     [finding] = NanLoss().on_batch(weights_only, _history())
     assert "arose in this batch's forward pass or loss" in finding.explanation
+
+
+def test_loss_watch_flags_non_finite_and_rising_losses_only():
+    watch = LossWatch(factor=2.0)
+    seen = [watch.looks_wrong(loss) for loss in (None, 2.0, 1.0, 1.9, 2.1, 0.5, 1.2, float("nan"), float("inf"))]
+    assert seen == [False, False, False, False, True, False, True, True, True]
+    negative = LossWatch(factor=2.0)  # a loss below zero has no "twice its lowest"
+    assert [negative.looks_wrong(loss) for loss in (-1.0, -3.0, 5.0)] == [False, False, False]
 
 
 def test_stats_schedule_reads_the_first_steps_then_spaces_by_cost():
