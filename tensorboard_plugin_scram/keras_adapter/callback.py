@@ -217,9 +217,9 @@ class ScramCallback(keras.callbacks.Callback):
         self._loss_was_finite = finite
         if model_stats is None and first_nonfinite:
             model_stats = self._where_nan_went()
+        news = self._loss_watch.looks_wrong(loss)  # fed every loss, so its lowest is the run's
         self._grouped.append((step, self._epoch, values, tensors, model_stats))
-        if tensors is not None or model_stats is not None or self._loss_watch.looks_wrong(loss) \
-                or len(self._grouped) >= _GROUPED_BATCHES:
+        if news or tensors is not None or model_stats is not None or len(self._grouped) >= _GROUPED_BATCHES:
             self._check_grouped()
         if model_stats is not None:  # what the checks made of it sets when to measure next
             self._suspicious = self._engine.suspects()
