@@ -59,7 +59,7 @@ def workloads(quick: bool) -> list[Workload]:
     usual length, ~13 s, where the per-step cost dominates). The MLP's steps are so cheap
     that per-batch Python costs show most. The 768-step CNN carries the 5% target, so it
     is repeated most: paired wall-clock ratios on a shared machine spread by +-7%, and 21
-    repeats narrow their median to about +-3%; the long fits spread less.
+    repeats narrow their median to about +-3%.
     """
     images, short_images = (2048, 512) if quick else (8192, 2048)
     rows = 2048 if quick else 8192
