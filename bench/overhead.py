@@ -11,6 +11,13 @@ quartiles of the paired ratios are reported beside it. Process CPU time (all thr
 paired the same way: it moves much less with the machine's load, but it understates
 serial costs (SCRAM's Python runs on one thread while TensorFlow computes on several).
 SCRAM's own account of its hooks' time (the cost shown in the SCRAM tab) is kept too.
+
+"Net" time is the total less the time Keras spends on the data iterators between epochs,
+where no callback runs: in TensorFlow 2.21 dropping a `tf.data` iterator waits for its
+autotuning thread's next wake-up, 0 to about 1 s at random per epoch in every
+configuration (a gdb backtrace shows the main thread in `RootDataset::Iterator`'s
+destructor while that thread sleeps in `Model::OptimizeLoop`; with autotuning off the
+wait is gone). On a fit of a few seconds that noise dwarfs a few percent.
 """
 
 from __future__ import annotations
@@ -79,18 +86,42 @@ def workloads(quick: bool) -> list[Workload]:
 
 
 class _EpochClock(keras.callbacks.Callback):
-    """Wall-clock and process CPU time at each epoch's end (put it last, so others' epoch work counts)."""
+    """Wall-clock and CPU times at each epoch's end, and the time Keras spends on the data between epochs.
+
+    Put it last: the others' epoch work then counts in the epochs. Between an epoch's
+    start and its first batch Keras makes the epoch's data iterator and drops the last
+    one; after `on_train_end` it drops the last. No callback runs there, but dropping a
+    `tf.data` iterator waits for its autotuning thread to wake up (TensorFlow 2.21),
+    which takes 0 to about 1 s at random in any configuration: `data_wait` holds it.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.ends: list[tuple[float, float]] = []
+        self.data_wait = 0.0
+        self.train_ended = 0.0
+        self._epoch_began: float | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping | None = None) -> None:
+        self._epoch_began = time.perf_counter()
+
+    def on_train_batch_begin(self, batch: int, logs: Mapping | None = None) -> None:
+        if self._epoch_began is not None:
+            self.data_wait += time.perf_counter() - self._epoch_began
+            self._epoch_began = None
 
     def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
         self.ends.append((time.perf_counter(), time.process_time()))
 
+    def on_train_end(self, logs: Mapping | None = None) -> None:
+        self.train_ended = time.perf_counter()
+
 
 def time_fit(workload: Workload, config: str, epochs: int) -> dict[str, float]:
-    """One fit: wall and CPU seconds, in total and after the first epoch, and SCRAM's own account."""
+    """One fit: wall and CPU seconds, in total and after the first epoch, and SCRAM's own account.
+
+    `net` is the total less Keras' time on the data iterators between epochs (`_EpochClock`).
+    """
     log_dir = tempfile.mkdtemp(prefix="scram-overhead-")
     try:
         keras.backend.clear_session()
@@ -101,9 +132,12 @@ def time_fit(workload: Workload, config: str, epochs: int) -> dict[str, float]:
         started, cpu_started = time.perf_counter(), time.process_time()
         model.fit(workload.x, workload.y, batch_size=workload.batch_size, epochs=epochs, verbose=0,
                   callbacks=[*callbacks, clock])
-        total, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        ended = time.perf_counter()
+        total, cpu = ended - started, time.process_time() - cpu_started
+        data_wait = clock.data_wait + ended - clock.train_ended
         own = sum(c._scram_seconds for c in callbacks if isinstance(c, ScramCallback))
-        return {"total": total, "steady": clock.ends[-1][0] - clock.ends[0][0], "cpu_total": cpu,
+        return {"total": total, "net": total - data_wait, "data_wait": data_wait,
+                "steady": clock.ends[-1][0] - clock.ends[0][0], "cpu_total": cpu,
                 "cpu_steady": clock.ends[-1][1] - clock.ends[0][1], "scram_own": own / total}
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)
@@ -127,8 +161,9 @@ def summarize(times: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, f
     summary = {}
     for name, t in times.items():
         row = {"median_total_s": statistics.median(t["total"]), "median_steady_s": statistics.median(t["steady"]),
+               "median_data_wait_s": statistics.median(t["data_wait"]),
                "scram_own_share": statistics.median(t["scram_own"])}
-        for kind in ("total", "steady", "cpu_total", "cpu_steady"):
+        for kind in ("total", "net", "steady", "cpu_total", "cpu_steady"):
             ratios = [mine / base for mine, base in zip(t[kind], plain[kind])]
             q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
             row.update({f"ratio_{kind}": statistics.median(ratios), f"ratio_{kind}_q1": q1, f"ratio_{kind}_q3": q3})

@@ -97,7 +97,10 @@ def overhead_section(overhead: dict) -> str:
              "Interleaved repeats of each fit (their number is given per workload), each on a "
              "fresh model (so graph tracing counts in the total); 'steady' leaves out the first epoch. "
              "Ratios are paired: each repeat's time over plain fit()'s in the same repeat, median over repeats "
-             "(quartiles in brackets). CPU: the same for process CPU time (steadier under load, but it "
+             "(quartiles in brackets). Net: the total less the time Keras spends on the data iterators "
+             "between epochs, where no callback runs but TensorFlow's `tf.data` waits 0 to ~1 s at random for "
+             "its autotuning thread when an iterator is dropped (median of that wait per fit in the last "
+             "column). CPU: the same for process CPU time (steadier under load, but it "
              "understates serial costs). SCRAM's own: the share of the fit's wall time SCRAM's hooks "
              f"measured themselves ({overhead['seconds']:.0f} s in all)."]
     if overhead.get("step_aftereffect"):
@@ -107,11 +110,12 @@ def overhead_section(overhead: dict) -> str:
         repeats = w.get("repeats", overhead.get("repeats"))
         parts += ["", f"### {w['workload']}: {w['description']}, {epochs} epochs, {w['steps_per_fit']} steps "
                   f"per fit, {repeats} repeats", ""]
-        parts += [table(["configuration", "median total (s)", "ratio total", "CPU total", "median steady (s)",
-                         "ratio steady", "CPU steady", "SCRAM's own"], [
-            [name, f"{c['median_total_s']:.2f}", _ratio(c, "total"), _ratio(c, "cpu_total"),
+        parts += [table(["configuration", "median total (s)", "ratio total", "ratio net", "CPU total",
+                         "median steady (s)", "ratio steady", "CPU steady", "SCRAM's own", "data wait (s)"], [
+            [name, f"{c['median_total_s']:.2f}", _ratio(c, "total"), _ratio(c, "net"), _ratio(c, "cpu_total"),
              f"{c['median_steady_s']:.2f}", _ratio(c, "steady"), _ratio(c, "cpu_steady"),
-             f"{c['scram_own_share']:.1%}" if c.get("scram_own_share") else "–"] for name, c in w["configs"].items()
+             f"{c['scram_own_share']:.1%}" if c.get("scram_own_share") else "–",
+             _num(c.get("median_data_wait_s"))] for name, c in w["configs"].items()
         ])]
     return "\n".join(parts)
 

@@ -53,3 +53,24 @@ def test_summary_and_report(results):
     text = report.render({"machine": {"cores": 2, "cpu": "cpu", "memory_gib": 1, "os": "os", "date": "d",
                                       "python": "3", "versions": {}, "commit": "c"}, "zoo": results})
     assert "paper_lr_1e10_text" in text and "| SCRAM | 2/2 = 1.00 |" in text
+
+
+@pytest.mark.parametrize("config", ["plain", "scram"])
+def test_a_timed_fit_splits_off_the_data_wait_between_epochs(config):
+    """`net` is the total less the iterator work between epochs; SCRAM's own share is counted."""
+    from bench import data, models, overhead
+
+    x, y = data.tabular(256, 8, 3)
+    workload = overhead.Workload("tiny", "tiny MLP", lambda: models.compiled(models.mlp(8, (16,), 3)), x, y, epochs=2)
+    times = overhead.time_fit(workload, config, epochs=2)
+    assert 0 <= times["data_wait"] < times["total"]
+    assert times["net"] == pytest.approx(times["total"] - times["data_wait"])
+    assert 0 < times["steady"] < times["total"]
+    assert (times["scram_own"] > 0) == (config == "scram")
+    summary = overhead.summarize({"plain": {k: [v] for k, v in times.items()},
+                                  config: {k: [v] for k, v in times.items()}})
+    assert summary[config]["ratio_net"] == pytest.approx(1.0)
+    row = report.overhead_section({"seconds": 1.0, "workloads": [
+        {"workload": "tiny", "description": "tiny MLP", "epochs": 2, "steps_per_fit": 16, "repeats": 1,
+         "configs": summary}]})
+    assert "ratio net" in row and "data wait (s)" in row

@@ -188,3 +188,25 @@ def test_after_a_host_measurement_the_probe_still_reports_one_inside_the_train_s
     stats = probe.read()
     assert stats is not None and stats.layers[0].grad_norm > 0
     assert probe.measured_weights() is None, "the host copies are stale now: update norms must read the weights"
+
+
+def test_the_measurement_skips_graph_rewrites_for_itself_only():
+    """SCRAM's function runs without Grappler; the user's functions keep it, before and after."""
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.eager import context
+
+    from tensorboard_plugin_scram.keras_adapter import internals
+
+    def rewrites_off() -> bool:
+        config = config_pb2.ConfigProto.FromString(context.context().function_call_options.config_proto_serialized)
+        return config.graph_options.rewrite_options.disable_meta_optimizer
+
+    before = context.context().function_call_options.config_proto_serialized
+    seen = []
+    with internals._without_graph_rewrites():
+        seen.append(rewrites_off())
+        tf.function(lambda: seen.append(rewrites_off()))()  # traced (and called) inside
+    assert seen == [True, True]
+    assert not rewrites_off() and context.context().function_call_options.config_proto_serialized == before
+    on_host, _ = _measure("cnn", host_values=1 << 30)  # a real measurement, through the same path
+    assert on_host.layers and not rewrites_off()
