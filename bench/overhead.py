@@ -167,8 +167,22 @@ def summarize(times: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, f
             ratios = [mine / base for mine, base in zip(t[kind], plain[kind])]
             q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
             row.update({f"ratio_{kind}": statistics.median(ratios), f"ratio_{kind}_q1": q1, f"ratio_{kind}_q3": q3})
+        for kind in ("total", "net"):
+            row[f"ratio_{kind}_ci95"] = median_interval([mine / base for mine, base in zip(t[kind], plain[kind])])
         summary[name] = row
     return summary
+
+
+def median_interval(ratios: list[float], resamples: int = 4000, seed: int = 0) -> list[float]:
+    """A 95% bootstrap interval of the median of `ratios` (percentile method, fixed seed).
+
+    It says what a run can resolve: on a noisy machine a median of 1.04 whose interval
+    spans 0.98-1.10 cannot tell a 5% cost from none.
+    """
+    values = np.asarray(ratios, dtype=float)
+    picks = np.random.default_rng(seed).integers(0, len(values), size=(resamples, len(values)))
+    medians = np.median(values[picks], axis=1)
+    return [float(np.percentile(medians, 2.5)), float(np.percentile(medians, 97.5))]
 
 
 class _EveryOtherStep(keras.callbacks.Callback):

@@ -117,7 +117,15 @@ def overhead_section(overhead: dict) -> str:
              f"{c['scram_own_share']:.1%}" if c.get("scram_own_share") else "–",
              _num(c.get("median_data_wait_s"))] for name, c in w["configs"].items()
         ])]
+        if "ratio_total_ci95" in w["configs"].get("scram", {}):
+            parts += ["", _interval_sentence(w["configs"]["scram"])]
     return "\n".join(parts)
+
+
+def _interval_sentence(scram: dict) -> str:
+    total, net = scram["ratio_total_ci95"], scram["ratio_net_ci95"]
+    return (f"SCRAM's median ratio, 95% bootstrap interval over the repeats: total {total[0]:.3f}–{total[1]:.3f}, "
+            f"net {net[0]:.3f}–{net[1]:.3f}. Costs inside an interval cannot be told apart by this run.")
 
 
 def aftereffect_paragraph(after: dict) -> str:

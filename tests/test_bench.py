@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bench import detection, report, zoo
@@ -74,3 +75,14 @@ def test_a_timed_fit_splits_off_the_data_wait_between_epochs(config):
         {"workload": "tiny", "description": "tiny MLP", "epochs": 2, "steps_per_fit": 16, "repeats": 1,
          "configs": summary}]})
     assert "ratio net" in row and "data wait (s)" in row
+
+
+def test_the_median_interval_brackets_the_median_and_narrows_with_repeats():
+    from bench import overhead
+
+    rng = np.random.default_rng(1)
+    few, many = (list(1.04 + 0.2 * rng.standard_normal(n)) for n in (11, 400))
+    low, high = overhead.median_interval(few)
+    assert min(few) <= low <= np.median(few) <= high <= max(few)
+    narrow = overhead.median_interval(many)
+    assert narrow[1] - narrow[0] < (high - low) / 2 and narrow[0] < 1.04 < narrow[1]
