@@ -22,6 +22,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="a short run: fewer scenarios, repeats and sizes")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="zoo: only these scenarios")
+    parser.add_argument("--workloads", nargs="+", metavar="NAME",
+                        help="overhead: only these workloads (cnn, cnn_short, cnn_10_epochs, mlp)")
     parser.add_argument("--logdir", help="zoo: keep SCRAM's logs in LOGDIR/<scenario> (for `scram report`)")
     parser.add_argument("--list", action="store_true", help="list the zoo's scenarios and exit")
     parser.add_argument("--out", default=HERE, help="directory for results.md and results.json (default: bench/)")
@@ -46,7 +48,7 @@ def run_part(part: str, args: argparse.Namespace) -> dict:
     if part == "overhead":
         from bench import overhead
 
-        return overhead.run(args.quick, progress)
+        return overhead.run(args.quick, progress, args.workloads)
     from bench import scale
 
     return scale.run(args.quick, progress)
@@ -76,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for part in parts:
         results[part] = run_part(part, args)
-        results.setdefault("quick", {})[part] = bool(args.quick or (part == "zoo" and args.only))
+        partial = (part == "zoo" and args.only) or (part == "overhead" and args.workloads)
+        results.setdefault("quick", {})[part] = bool(args.quick or partial)
     from bench import machine, report
     from tensorboard_plugin_scram.diagnostic import json_safe
 

@@ -258,14 +258,23 @@ def step_aftereffect(workload: Workload, fits: int, epochs: int, skip: int = 50)
             "after_none_s": statistics.median(after_none), "ratios": ratios}
 
 
-def run(quick: bool = False, progress: Callable[[str], None] = print) -> dict:
-    """The whole overhead benchmark as a JSON-ready dict."""
+def selected(quick: bool, names: list[str] | None = None) -> list[Workload]:
+    """The workloads named (all of them without names); an unknown name is an error."""
+    every = workloads(quick)
+    unknown = set(names or ()) - {w.name for w in every}
+    if unknown:
+        raise ValueError(f"unknown workload(s) {', '.join(sorted(unknown))}; known: {', '.join(w.name for w in every)}")
+    return [w for w in every if not names or w.name in names]
+
+
+def run(quick: bool = False, progress: Callable[[str], None] = print, names: list[str] | None = None) -> dict:
+    """The overhead benchmark (all workloads, or those named) as a JSON-ready dict."""
     started = time.perf_counter()
     results = []
     cnn = workloads(quick)[0]
     aftereffect = step_aftereffect(cnn, fits=2 if quick else 7, epochs=2 if quick else cnn.epochs)
     progress(f"overhead: training step after SCRAM's hook x{aftereffect['ratio']:.3f} the step after none")
-    for workload in workloads(quick):
+    for workload in selected(quick, names):
         epochs, repeats = (2, 3) if quick else (workload.epochs, workload.repeats)
         times = measure(workload, repeats, epochs)
         steps = epochs * int(np.ceil(len(workload.x) / workload.batch_size))

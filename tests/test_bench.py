@@ -86,3 +86,14 @@ def test_the_median_interval_brackets_the_median_and_narrows_with_repeats():
     assert min(few) <= low <= np.median(few) <= high <= max(few)
     narrow = overhead.median_interval(many)
     assert narrow[1] - narrow[0] < (high - low) / 2 and narrow[0] < 1.04 < narrow[1]
+
+
+def test_overhead_workloads_can_be_chosen_by_name():
+    from bench import __main__ as cli
+    from bench import overhead
+
+    assert [w.name for w in overhead.selected(True, ["mlp", "cnn"])] == ["cnn", "mlp"]
+    assert len(overhead.selected(True)) == len(overhead.workloads(True)) == 4
+    with pytest.raises(ValueError, match="unknown workload"):
+        overhead.selected(True, ["cnn", "resnet"])
+    assert cli.parse(["overhead", "--workloads", "cnn"]).workloads == ["cnn"]
