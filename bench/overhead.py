@@ -167,8 +167,8 @@ def summarize(times: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, f
             ratios = [mine / base for mine, base in zip(t[kind], plain[kind])]
             q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
             row.update({f"ratio_{kind}": statistics.median(ratios), f"ratio_{kind}_q1": q1, f"ratio_{kind}_q3": q3})
-        for kind in ("total", "net"):
-            row[f"ratio_{kind}_ci95"] = median_interval([mine / base for mine, base in zip(t[kind], plain[kind])])
+            if kind in ("total", "net"):
+                row[f"ratio_{kind}_ci95"] = median_interval(ratios)
         summary[name] = row
     return summary
 

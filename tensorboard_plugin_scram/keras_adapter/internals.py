@@ -156,19 +156,19 @@ class InternalsProbe:
         """
         if not self._active:
             return
-        if self._measure_function is None:
-            self._on_host = self._host_sized(x)
-            # No AutoGraph, as in Keras' own train step (`do_not_convert`): the model's code
-            # cannot branch on tensors anyway, and the trace takes a fifth of the time.
-            self._measure_function = tf.function(
-                self._raw_pass if self._on_host else (lambda x, y: self._measure(x, y, None)),
-                jit_compile=False, reduce_retracing=True, autograph=False)
-            with _quiet_tensorflow(), _without_graph_rewrites():
-                # One trace per model is intended; TensorFlow would warn of "excessive
-                # retracing" when a script trains several models with SCRAM.
-                result = self._measure_function(x, y)
-        else:
-            with _without_graph_rewrites():
+        with _without_graph_rewrites():
+            if self._measure_function is None:
+                self._on_host = self._host_sized(x)
+                # No AutoGraph, as in Keras' own train step (`do_not_convert`): the model's code
+                # cannot branch on tensors anyway, and the trace takes a fifth of the time.
+                self._measure_function = tf.function(
+                    self._raw_pass if self._on_host else (lambda x, y: self._measure(x, y, None)),
+                    jit_compile=False, reduce_retracing=True, autograph=False)
+                with _quiet_tensorflow():
+                    # One trace per model is intended; TensorFlow would warn of "excessive
+                    # retracing" when a script trains several models with SCRAM.
+                    result = self._measure_function(x, y)
+            else:
                 result = self._measure_function(x, y)
         if self._on_host:
             self._host_stats = self._summarize(*result)
