@@ -165,6 +165,8 @@ class LayerStats:
         saturated_fraction: Share of sigmoid/tanh outputs pinned near their limits.
         nonfinite_output: Whether the layer's output held NaN or Inf.
         nonfinite_weights: Whether the layer's weights held NaN or Inf.
+        units: Width of the layer's output (Dense units, convolution filters: the
+            last axis), if known.
     """
 
     name: str
@@ -178,6 +180,7 @@ class LayerStats:
     saturated_fraction: float | None = None
     nonfinite_output: bool = False
     nonfinite_weights: bool = False
+    units: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -68,18 +68,33 @@ def test_no_model_stats_keeps_episodes_open():
 
 
 def test_dead_relu_fires_after_patience_per_layer():
-    obs = _obs(_layer("a", dead_fraction=0.5), _layer("b", dead_fraction=0.2))
+    obs = _obs(_layer("a", dead_fraction=0.75, units=64), _layer("b", dead_fraction=0.2, units=64))
     assert _run(DeadRelu(), [obs]) == []
     findings = _run(DeadRelu(), [obs, obs])
     assert [f.key for f in findings] == ["a"]
-    assert findings[0].evidence["dead_fraction"] == 0.5 and "50%" in findings[0].explanation
+    assert findings[0].evidence["dead_fraction"] == 0.75 and "75%" in findings[0].explanation
+    assert findings[0].evidence["dead_share"] == 0.7 and findings[0].evidence["units"] == 64
     assert 'activation="leaky_relu"' in findings[0].snippet and "'a'" in findings[0].snippet
 
 
 def test_dead_relu_near_miss_and_interrupted_streak_stay_quiet():
-    dead, alive = _obs(_layer(dead_fraction=0.9)), _obs(_layer(dead_fraction=0.49))
+    dead, alive = _obs(_layer(dead_fraction=0.9)), _obs(_layer(dead_fraction=0.69))
     assert _run(DeadRelu(), [alive, alive]) == []
     assert _run(DeadRelu(), [dead, alive, dead]) == []
+
+
+def test_dead_relu_leaves_the_half_that_healthy_layers_start_with():
+    """About half the units of a layer fed by non-negative inputs are dead for a whole batch from the start."""
+    healthy = _obs(_layer(dead_fraction=0.62, units=64))
+    assert _run(DeadRelu(), [healthy, healthy]) == []
+
+
+@pytest.mark.parametrize(("units", "quiet", "fires"), [(16, 13 / 16, 14 / 16), (8, 7 / 8, 1.0), (None, 0.69, 0.7)])
+def test_dead_relu_asks_more_of_narrow_layers(units, quiet, fires):
+    """With n units, chance alone moves the dead half by sqrt(n)/2 units: the bar is 3 of those above it."""
+    for share, expected in ((quiet, 0), (fires, 1)):
+        obs = _obs(_layer(dead_fraction=share, units=units))
+        assert len(_run(DeadRelu(), [obs, obs])) == expected, (units, share)
 
 
 def test_dead_relu_needs_a_batch_large_enough():

@@ -271,3 +271,27 @@ def test_saturation_under_bfloat16_follows_the_documented_float32_rule():
         keras.mixed_precision.set_global_policy("float32")
     # Two forward passes may differ in a bfloat16 rounding or two: within 2 of the 2048 outputs.
     assert measured == pytest.approx(float((np.abs(out) > 0.98).mean()), abs=2 / out.size)
+
+
+def test_half_dead_dense_layer_of_a_healthy_cnn_is_no_alarm(tmp_path):
+    """Keras' CNN tutorial model on images in [0, 1]: its Dense layer, fed by ReLU features with a
+    large common part, has about half its units dead for a whole batch while the model learns."""
+    from bench import data
+
+    x, y = data.images(1024)
+    keras.utils.set_random_seed(0)  # seed 0: 55% and 52% of the Dense units dead at steps 5 and 20
+    model = keras.Sequential([
+        keras.Input((32, 32, 3)),
+        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.Flatten(),
+        keras.layers.Dense(64, activation="relu", name="hidden"), keras.layers.Dense(4, activation="softmax"),
+    ])
+    recorder = _Recorder()
+    _train(str(tmp_path), model, x, y, recorder=recorder)
+    dense = [layer for obs in recorder.seen if obs.model is not None for layer in obs.model.layers
+             if layer.name == "hidden"]
+    assert len(dense) >= 2 and all(layer.units == 64 for layer in dense)
+    assert min(layer.dead_fraction for layer in dense[:2]) >= 0.45, "the situation this test is about"
+    assert model.evaluate(x, y, verbose=0)[1] > 0.9, "the model learns"
+    assert "dead_relu" not in {d["check"] for d in report_json(str(tmp_path))}

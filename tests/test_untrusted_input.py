@@ -53,7 +53,7 @@ LAYERS = st.builds(
     activation=MAYBE(st.sampled_from(["relu", "sigmoid", "tanh", "softmax", "linear"])),
     weight_norm=MAYBE(ODD_FLOATS), grad_norm=MAYBE(ODD_FLOATS), update_norm=MAYBE(ODD_FLOATS),
     update_steps=MAYBE(COUNTS), dead_fraction=MAYBE(ODD_FLOATS), saturated_fraction=MAYBE(ODD_FLOATS),
-    nonfinite_output=st.booleans(), nonfinite_weights=st.booleans(),
+    nonfinite_output=st.booleans(), nonfinite_weights=st.booleans(), units=MAYBE(COUNTS),
 )
 PREDICTIONS = st.builds(PredictionStats, count=COUNTS, majority_share=MAYBE(ODD_FLOATS),
                         predicted_classes=MAYBE(COUNTS), std=ODD_FLOATS)

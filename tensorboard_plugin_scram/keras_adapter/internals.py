@@ -63,6 +63,7 @@ class _LayerPlan:
     activation: str | None
     is_output: bool
     variables: tuple[Any, ...]
+    units: int | None = None
 
 
 class InternalsProbe:
@@ -309,8 +310,17 @@ def _plan_layers(model: keras.Model) -> list[_LayerPlan]:
         if not variables and activation not in (*_RELU_LIKE, *_SATURATION_MARGIN):
             continue
         is_output = _is_output(layer, output_ids) if output_ids else index == len(layers) - 1
-        plans.append(_LayerPlan(layer, activation, is_output, variables))
+        plans.append(_LayerPlan(layer, activation, is_output, variables, _units(layer)))
     return plans
+
+
+def _units(layer: Any) -> int | None:
+    """The width of a layer's output (its last axis), where Keras knows it."""
+    try:
+        width = tf.nest.flatten(layer.output)[0].shape[-1]
+    except Exception:  # a subclassed model's layers have no symbolic output
+        return None
+    return int(width) if width is not None else None
 
 
 @contextlib.contextmanager
@@ -588,7 +598,9 @@ def _layer_stats(plan: _LayerPlan, row: np.ndarray) -> LayerStats:
         saturated_fraction=_measured(values["saturated_fraction"]),
         nonfinite_output=bool(values["nonfinite_output"]),
         nonfinite_weights=bool(values["nonfinite_weights"]),
+        units=plan.units,
     )
+
 
 
 def _prediction_stats(row: np.ndarray) -> PredictionStats:
