@@ -34,6 +34,21 @@ def cnn(shape: tuple[int, ...] = (32, 32, 3), outputs: int = 4, filters: int = 1
     ])
 
 
+def tutorial_cnn(shape: tuple[int, ...] = (32, 32, 3), outputs: int = 4) -> keras.Model:
+    """The CNN of TensorFlow's image classification tutorial: 3 convolutions, a Dense layer, logits out."""
+    return keras.Sequential([
+        keras.Input(shape),
+        keras.layers.Conv2D(32, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(64, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(64, 3, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(outputs),
+    ])
+
+
 def text(length: int = 40, vocab: int = 500, width: int = 16) -> keras.Model:
     """An embedding + average pooling sentiment classifier (sigmoid output)."""
     return keras.Sequential([

@@ -184,6 +184,13 @@ def test_exploding_growth_since_first_measurement():
     assert _run(ExplodingGradients(), [first, near]) == []
 
 
+def test_gradients_growing_while_the_loss_falls_are_a_model_leaving_its_plateau():
+    plateau = _obs(_layer(grad_norm=0.03), loss=0.69)
+    learning, stuck = _obs(_layer(grad_norm=4.0), loss=0.3), _obs(_layer(grad_norm=4.0), loss=0.69)
+    assert _run(ExplodingGradients(), [plateau, learning]) == []
+    assert "133 times" in _run(ExplodingGradients(), [plateau, stuck])[0].explanation
+
+
 def test_exploding_through_depth():
     obs = _obs(_layer("a", grad_norm=50.0), _layer("b", grad_norm=0.5))
     assert "'a'" in _run(ExplodingGradients(), [obs])[0].explanation
@@ -257,34 +264,45 @@ def _predicting(share: float, classes: int = 1, step: int = 60) -> BatchObservat
 
 
 def test_constant_class_fires_after_warmup_and_patience():
-    obs = _predicting(0.95, 2)
-    assert _run(ConstantPredictions(), [obs]) == []
-    finding = _run(ConstantPredictions(), [obs, obs], _history(target_std=2.0))[0]
+    first, later = _predicting(0.95, 2), _predicting(0.95, 2, step=160)
+    assert _run(ConstantPredictions(), [first]) == []
+    finding = _run(ConstantPredictions(), [first, later], _history(target_std=2.0))[0]
     assert finding.evidence["majority_share"] == 0.95 and finding.confidence.value == "medium"
-    assert "95%" in finding.explanation and "np.unique" in finding.snippet
+    assert "95%" in finding.explanation and "from step 60 to step 160" in finding.explanation
+    assert "np.unique" in finding.snippet
 
 
 def test_constant_class_near_miss_and_warmup_stay_quiet():
     near = _predicting(0.94, 3)
-    assert _run(ConstantPredictions(), [near, near]) == []
+    assert _run(ConstantPredictions(), [near, _predicting(0.94, 3, step=200)]) == []
     early = _predicting(1.0, step=19)
     assert _run(ConstantPredictions(), [early, early]) is None
 
 
+def test_a_slow_start_is_no_collapse():
+    """One answer for 40 steps, as healthy models show before they leave their starting plateau."""
+    check = ConstantPredictions()
+    plateau = [_predicting(1.0, step=step) for step in range(20, 65, 5)]
+    assert _run(check, plateau) == [] and check.suspects(), "each next sample is wanted soon"
+    assert _run(check, [_predicting(0.6, 10, step=65), _predicting(1.0, step=200)]) == []
+    assert check.suspects(), "a new streak begins"
+    assert len(_run(check, [_predicting(1.0, step=300)])) == 1 and not check.suspects(), "reported"
+
+
 def test_constant_class_with_one_label_blames_the_labels():
     obs = _predicting(1.0)
-    finding = _run(ConstantPredictions(), [obs, obs], _history(target_std=0.0))[0]
+    finding = _run(ConstantPredictions(), [obs, _predicting(1.0, step=160)], _history(target_std=0.0))[0]
     assert "labels of the batch are all the same" in finding.explanation and finding.confidence.value == "high"
 
 
 def test_constant_regression_against_target_spread():
-    def reg(std):
-        return _obs(_layer(), predictions=PredictionStats(32, None, None, std))
+    def reg(std, step=60):
+        return _obs(_layer(), step=step, predictions=PredictionStats(32, None, None, std))
 
     history = _history(target_std=10.0)
-    assert "0.1" in _run(ConstantPredictions(), [reg(0.1), reg(0.1)], history)[0].explanation
-    assert _run(ConstantPredictions(), [reg(0.11), reg(0.11)], history) == []
-    assert _run(ConstantPredictions(), [reg(0.0), reg(0.0)], _history(target_std=0.0)) is None
+    assert "0.1" in _run(ConstantPredictions(), [reg(0.1), reg(0.1, 160)], history)[0].explanation
+    assert _run(ConstantPredictions(), [reg(0.11), reg(0.11, 160)], history) == []
+    assert _run(ConstantPredictions(), [reg(0.0), reg(0.0, 160)], _history(target_std=0.0)) is None
 
 
 # -- shared helpers and the schedule -------------------------------------------------
@@ -292,9 +310,10 @@ def test_constant_regression_against_target_spread():
 
 def test_streaks_restart_when_a_key_misses():
     streaks = Streaks()
-    assert streaks.update(["a", "b"]) == {"a": 1, "b": 1}
-    assert streaks.update(["a"]) == {"a": 2}
-    assert streaks.update(["a", "b"]) == {"a": 3, "b": 1}
+    assert streaks.update(["a", "b"], step=5) == {"a": 1, "b": 1}
+    assert streaks.update(["a"], step=10) == {"a": 2}
+    assert streaks.update(["a", "b"], step=15) == {"a": 3, "b": 1}
+    assert streaks.since("a") == 5 and streaks.since("b") == 15 and streaks.since("c") is None
 
 
 @pytest.mark.parametrize("value, nice", [(0.00123, 0.001), (0.0031, 0.002), (0.004, 0.005), (8.0, 10.0)])

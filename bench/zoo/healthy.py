@@ -62,3 +62,22 @@ def healthy_tabular_deep() -> Job:
     onehot = keras.utils.to_categorical(y, 4)
     model = models.compiled(models.mlp(20, (64, 64, 32), 4), loss="categorical_crossentropy")
     return job(model, x, onehot, epochs=6, validation_split=0.2)
+
+
+@scenario()
+def healthy_tutorial_cnn() -> Job:
+    """Keras' CNN tutorial model (3 conv layers, logits out) on generated images in [0, 1], validation_split.
+
+    About half the units of its Dense layer are zero for a whole batch: usual behind ReLU features.
+    """
+    x, y = data.images(1536)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return job(models.compiled(models.tutorial_cnn(), loss=loss), x, y, epochs=4, validation_split=0.2)
+
+
+@scenario()
+def healthy_sigmoid_slow_start() -> Job:
+    """Digits, two sigmoid hidden layers, Adam 1e-3: one class predicted for its first 25-65 steps, then it learns."""
+    x, y = data.digits()
+    model = models.compiled(models.mlp(64, (64, 64), 10, hidden_activation="sigmoid"))
+    return job(model, x, y, epochs=8, validation_split=0.2)

@@ -11,16 +11,22 @@ from tensorboard_plugin_scram.observations import BatchObservation, LayerStats, 
 
 
 class Streaks:
-    """How many measured samples in a row a condition held, per key (e.g. per layer)."""
+    """How many measured samples in a row a condition held, per key (e.g. per layer), and since when."""
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
+        self._since: dict[str, int | None] = {}
 
-    def update(self, hits: Iterable[str]) -> dict[str, int]:
-        """Counts one more sample for each key in `hits`; every other key starts over."""
+    def update(self, hits: Iterable[str], step: int | None = None) -> dict[str, int]:
+        """Counts one more sample (taken at `step`) for each key in `hits`; every other key starts over."""
         hits = set(hits)
         self._counts = {key: self._counts.get(key, 0) + 1 for key in hits}
+        self._since = {key: self._since.get(key, step) for key in hits}
         return dict(self._counts)
+
+    def since(self, key: str) -> int | None:
+        """The step of the first sample of `key`'s current streak (None: no streak, or no step given)."""
+        return self._since.get(key)
 
     def pending(self, patience: float) -> bool:
         """Whether some key held on fewer than `patience` samples in a row so far."""
