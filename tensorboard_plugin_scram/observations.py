@@ -129,6 +129,9 @@ class RunInfo:
         compile_location: `"train.py:42"` of the user's `model.compile` call, if known.
         fit_location: `"train.py:57"` of the user's `model.fit` call, if known.
         preflight: The result of the opt-in "overfit one batch" test, if it ran.
+        batch_norm_momentum: The highest `momentum` of the model's BatchNormalization
+            layers (how slowly their moving averages follow the batches), or None
+            without any.
     """
 
     optimizer: str | None = None
@@ -147,6 +150,7 @@ class RunInfo:
     compile_location: str | None = None
     fit_location: str | None = None
     preflight: PreflightResult | None = None
+    batch_norm_momentum: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)

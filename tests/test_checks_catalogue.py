@@ -301,6 +301,28 @@ def test_train_val_mismatch_fires_when_validation_never_improves():
     assert epochs(TrainValMismatch(), rows)[-1][0].key == "worse"
 
 
+@pytest.mark.parametrize(("last_step", "note"), [(159, "still hold 20% of their starting values"), (999, None)])
+def test_train_val_mismatch_names_unsettled_batch_normalization(last_step, note):
+    """BatchNormalization validates on moving averages that, after few steps, still lean on their start."""
+    history = History(run_info(batch_norm_momentum=0.99))
+    history.add_batch(BatchObservation(last_step, 2, {"loss": 1.2}))
+    rows = acc_rows([0.34, 0.71, 0.89], [0.2, 0.21, 0.21], [2.1, 1.6, 1.2], [3.0, 3.8, 4.5])
+    explanation = epochs(TrainValMismatch(), rows, history=history)[-1][0].explanation
+    if note:
+        assert note in explanation and f"after {last_step + 1} training steps" in explanation
+        assert "momentum=0.9" in explanation
+    else:
+        assert "BatchNormalization" not in explanation
+
+
+@pytest.mark.parametrize("momentum", [1e308, 1.0, float("nan"), -0.5])
+def test_train_val_mismatch_ignores_a_momentum_out_of_range(momentum):
+    history = History(run_info(batch_norm_momentum=momentum))
+    history.add_batch(BatchObservation(159, 2, {"loss": 1.2}))
+    rows = acc_rows([0.34, 0.71, 0.89], [0.2, 0.21, 0.21], [2.1, 1.6, 1.2], [3.0, 3.8, 4.5])
+    assert "BatchNormalization" not in epochs(TrainValMismatch(), rows, history=history)[-1][0].explanation
+
+
 def test_train_val_mismatch_quiet_on_ordinary_and_overfitting_runs():
     healthy = acc_rows([0.5, 0.8, 0.9], [0.7, 0.85, 0.9], [1.5, 0.7, 0.4], [1.0, 0.6, 0.4])
     assert not any(epochs(TrainValMismatch(), healthy))

@@ -72,7 +72,7 @@ RUNS = st.builds(
     input_sizes=st.dictionaries(st.sampled_from(["x", "pixels"]), COUNTS, max_size=2),
     batch_size=MAYBE(COUNTS), trainable_params=MAYBE(COUNTS), total_params=MAYBE(COUNTS),
     optimizer_slots=COUNTS, activations_per_sample=MAYBE(COUNTS), bytes_per_value=st.sampled_from([0, 2, 4, 8]),
-    device_memory=MAYBE(COUNTS),
+    device_memory=MAYBE(COUNTS), batch_norm_momentum=MAYBE(ODD_FLOATS),
 )
 EVENTS = st.lists(
     st.one_of(

@@ -45,6 +45,7 @@ def describe(model: keras.Model, compile_location: str | None = None, fit_locati
         device_memory=_device_memory(),
         compile_location=compile_location,
         fit_location=fit_location,
+        batch_norm_momentum=_batch_norm_momentum(model),
     )
 
 
@@ -60,6 +61,12 @@ def nonfinite_weights(model: keras.Model) -> ModelStats:
             bad = any(not np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in weights)
             layers.append(LayerStats(name=layer.name, kind=type(layer).__name__, nonfinite_weights=bad))
     return ModelStats(layers=tuple(layers))
+
+
+def _batch_norm_momentum(model: keras.Model) -> float | None:
+    momenta = [float(layer.momentum) for layer in _all_layers(model)
+               if isinstance(layer, keras.layers.BatchNormalization)]
+    return max(momenta) if momenta else None
 
 
 def _unwrap(optimizer: Any) -> Any:
