@@ -114,6 +114,8 @@ class RunInfo:
     Attributes:
         optimizer: Optimizer class name, e.g. `"Adam"`, or None.
         learning_rate: Current learning rate, or None if unknown.
+        peak_learning_rate: The highest rate the learning-rate schedule reaches in its
+            first 100,000 steps (without a schedule, the rate itself), or None if unknown.
         losses: The loss functions, in the order of the outputs.
         outputs: The model's outputs, in order.
         embedding_inputs: Names of inputs that feed an Embedding layer.
@@ -136,6 +138,7 @@ class RunInfo:
 
     optimizer: str | None = None
     learning_rate: float | None = None
+    peak_learning_rate: float | None = None
     losses: tuple[LossInfo, ...] = ()
     outputs: tuple[OutputInfo, ...] = ()
     embedding_inputs: tuple[str, ...] = ()

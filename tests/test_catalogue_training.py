@@ -189,3 +189,15 @@ def test_preflight_stays_quiet_on_a_healthy_model_and_leaves_it_untouched(tmp_pa
     assert all((a == b).all() for a, b in zip(plain, checked))
     healthy_with_preflight(str(tmp_path / "healthy"))
     assert "cannot_overfit_batch" not in {d["check"] for d in report_json(tmp_path / "healthy")}
+
+
+@pytest.mark.parametrize(("peak", "fires"), [(2e-3, False), (0.5, True)])
+def test_a_warm_up_schedule_is_judged_by_its_peak(tmp_path, peak, fires):
+    """CosineDecay with a warm-up starts at a rate of 0: its peak, not its start, decides."""
+    x, y = S.digits()
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, 300, warmup_target=peak, warmup_steps=50)
+    compile_fit(S.mlp(64, (32,), 10), x, y, str(tmp_path), optimizer=keras.optimizers.Adam(schedule), epochs=1)
+    found = [d for d in report_json(tmp_path) if d["check"] == "learning_rate_unusual"]
+    assert bool(found) == fires
+    if fires:
+        assert "schedule peaks at 0.5" in found[0]["explanation"] and found[0]["step"] == 0

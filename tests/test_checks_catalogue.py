@@ -152,6 +152,22 @@ def test_learning_rate_unusual_quiet_inside_the_range(optimizer, lr):
     assert not LearningRateUnusual().on_train_begin(run_info(optimizer=optimizer, learning_rate=lr))
 
 
+def test_learning_rate_unusual_judges_a_schedule_by_its_peak():
+    """A warm-up starts at 0 and a decay ends near 0, on purpose: the peak is what matters."""
+    warm_up = run_info(learning_rate=0.0, peak_learning_rate=2e-3)
+    assert LearningRateUnusual().on_train_begin(warm_up) == []
+    [finding] = LearningRateUnusual().on_train_begin(run_info(learning_rate=0.0, peak_learning_rate=0.5))
+    assert "schedule peaks at 0.5, above Adam's usual range" in finding.explanation
+    [finding] = LearningRateUnusual().on_train_begin(run_info(learning_rate=10.0, peak_learning_rate=10.0))
+    assert "The learning rate is 10, above" in finding.explanation
+
+
+def test_a_rate_lowered_during_training_is_no_alarm():
+    """ReduceLROnPlateau and decays take the rate below the usual range late in training."""
+    results = epochs(LearningRateUnusual(), [{"loss": 1.0, "learning_rate": lr} for lr in (1e-3, 1e-6, 1e-8)])
+    assert not any(results)
+
+
 def test_learning_rate_unusual_reads_a_schedule_once():
     check = LearningRateUnusual()
     results = epochs(check, [{"loss": 1.0, "learning_rate": lr} for lr in (1e-3, 5.0, 1e-3, 5.0)])

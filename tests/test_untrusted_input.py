@@ -63,7 +63,7 @@ LOSS_NAMES = ["sparse_categorical_crossentropy", "categorical_crossentropy", "bi
 RUNS = st.builds(
     RunInfo,
     optimizer=MAYBE(st.sampled_from(["Adam", "SGD", "RMSprop", "Weird"])),
-    learning_rate=MAYBE(ODD_FLOATS),
+    learning_rate=MAYBE(ODD_FLOATS), peak_learning_rate=MAYBE(ODD_FLOATS),
     losses=st.lists(st.builds(LossInfo, name=st.sampled_from(LOSS_NAMES), from_logits=st.booleans()),
                     max_size=2).map(tuple),
     outputs=st.lists(st.builds(OutputInfo, layer=st.just("out"), units=MAYBE(COUNTS),

@@ -33,7 +33,12 @@ class LearningRateUnusual(Check):
     range, or `factor` times below its bottom. Usual ranges: Adam, AdamW, Nadam, RMSprop
     [1e-5, 1e-2]; SGD [1e-4, 1]; Adagrad [1e-4, 0.1]; Lion [1e-6, 1e-3]. The default
     `factor` of 1 flags anything outside the range; optimizers it does not know are
-    skipped.
+    skipped. A schedule is judged by its peak over its first 100,000 steps, not by its
+    value at the start: a warm-up begins at or near 0 (a cosine schedule with warm-up
+    fired at step 0 in SCRAM's sweep of healthy setups before this rule), and a decay
+    ends near 0, both on purpose. For the same reason, a rate that a callback changes
+    during training (`ReduceLROnPlateau`, `LearningRateScheduler`) is only reported
+    when it rises above the range.
     """
 
     id = "learning_rate_unusual"
@@ -43,7 +48,8 @@ class LearningRateUnusual(Check):
     thresholds = {"factor": 1.0}
 
     def on_train_begin(self, run: RunInfo) -> Findings:
-        return self._judge(run, run.learning_rate)
+        peak = run.peak_learning_rate
+        return self._judge(run, peak if peak is not None else run.learning_rate, peak != run.learning_rate)
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)
@@ -54,15 +60,15 @@ class LearningRateUnusual(Check):
         # schedule that keeps crossing the range is reported once, not at every crossing.
         if "learning_rate" not in obs.logs or self._reported:
             return None
-        return self._judge(history.run, obs.logs["learning_rate"])
+        return self._judge(history.run, obs.logs["learning_rate"], low_side=False)
 
-    def _judge(self, run: RunInfo, lr: float | None) -> Findings:
+    def _judge(self, run: RunInfo, lr: float | None, scheduled: bool = False, low_side: bool = True) -> Findings:
         usual = learning_rate_range(run.optimizer)
         if usual is None or lr is None:
             return None
         low, high, suggested = usual
         factor = self.threshold("factor")
-        if low / factor <= lr <= high * factor:
+        if lr <= high * factor and (lr >= low / factor or not low_side):
             return []
         self._reported = True
         direction = "above" if lr > high else "below"
@@ -71,8 +77,8 @@ class LearningRateUnusual(Check):
         far = lr > 100 * high or lr < low / 100
         return [Finding(
             title=f"Learning rate far {direction} the usual range" if far else self.title,
-            explanation=(f"The learning rate {lr:g} is {direction} {run.optimizer}'s usual range "
-                         f"[{low:g}, {high:g}]; this {effect}."),
+            explanation=(f"The learning rate {'schedule peaks at' if scheduled else 'is'} {lr:g}, {direction} "
+                         f"{run.optimizer}'s usual range [{low:g}, {high:g}]; this {effect}."),
             suggestion=f"Start from {suggested:g}, the usual default for {run.optimizer}, and tune from there.",
             snippet=optimizer_snippet(run.optimizer, suggested),
             evidence={"learning_rate": lr, "optimizer": run.optimizer, "usual_range": [low, high],

@@ -24,6 +24,11 @@ _OPTIMIZER_SLOTS = {"adam": 2, "adamw": 2, "nadam": 2, "adamax": 2, "lamb": 2, "
                     "adadelta": 2, "ftrl": 2, "lion": 1, "adafactor": 2}
 
 
+# Where a learning-rate schedule is sampled for its peak: dense early (warm-ups are short),
+# sparse later, up to 100,000 steps.
+_SCHEDULE_STEPS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000)
+
+
 def describe(model: keras.Model, compile_location: str | None = None, fit_location: str | None = None,
              batch_size: int | None = None) -> RunInfo:
     """The static facts the checks need, read once before training."""
@@ -31,6 +36,7 @@ def describe(model: keras.Model, compile_location: str | None = None, fit_locati
     return RunInfo(
         optimizer=type(optimizer).__name__ if optimizer is not None else None,
         learning_rate=_learning_rate(optimizer),
+        peak_learning_rate=_peak_learning_rate(optimizer),
         losses=_losses(getattr(model, "loss", None)),
         outputs=_outputs(model),
         embedding_inputs=_embedding_inputs(model),
@@ -80,6 +86,17 @@ def _learning_rate(optimizer: Any) -> float | None:
     try:
         # Keras 3 evaluates a schedule at the current iteration here.
         return float(optimizer.learning_rate)
+    except Exception:
+        return None
+
+
+def _peak_learning_rate(optimizer: Any) -> float | None:
+    """A schedule's highest rate: warm-ups start near 0 and decays end there, both on purpose."""
+    schedule = getattr(optimizer, "_learning_rate", None)
+    if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        return _learning_rate(optimizer)
+    try:
+        return max(float(schedule(step)) for step in _SCHEDULE_STEPS)
     except Exception:
         return None
 
