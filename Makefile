@@ -37,7 +37,7 @@ docs: setup
 clean:
 	rm -rf $(VENV) $(LOGDIR) .pytest_cache test-artifacts
 
-## Benchmarks: fault zoo vs baselines, overhead, plugin scale -> bench/results.md and results.json.
+## Benchmarks: fault zoo vs baselines, overhead, plugin scale, healthy sweep -> bench/results.md and results.json.
 .PHONY: bench
 bench: setup
 	$(BIN)/python -m bench

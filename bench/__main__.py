@@ -1,4 +1,4 @@
-"""`python -m bench [zoo] [overhead] [scale] [--quick] [--only NAME ...]`: runs benchmarks, writes results."""
+"""`python -m bench [zoo] [overhead] [scale] [sweep] [--quick] [--only NAME ...]`: runs benchmarks, writes results."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-PARTS = ("zoo", "overhead", "scale")
+PARTS = ("zoo", "overhead", "scale", "sweep")
 HERE = os.path.dirname(os.path.abspath(__file__))
 QUICK_ZOO = ("healthy_mlp_digits", "healthy_text_embedding", "paper_overfitting", "paper_lr_1e10_text",
              "paper_unnormalized_pixels", "nan_in_inputs")
@@ -49,6 +49,10 @@ def run_part(part: str, args: argparse.Namespace) -> dict:
         from bench import overhead
 
         return overhead.run(args.quick, progress, args.workloads)
+    if part == "sweep":
+        from bench import sweep
+
+        return sweep.run(args.quick, progress)
     from bench import scale
 
     return scale.run(args.quick, progress)

@@ -169,14 +169,38 @@ def _route_cell(route: dict) -> str:
     return f"{route['median_ms']:.0f} ({route['max_ms']:.0f})"
 
 
+def sweep_section(sweep: dict) -> str:
+    """Alarms on healthy setups, per seed."""
+    runs = [run for setup in sweep["setups"] for run in setup["runs"]]
+    false = [run for run in runs if any(not a["tolerated"] for a in run["alarms"])]
+    lines = ["## Healthy sweep", "",
+             f"{len(sweep['setups'])} common, working Keras setups, each trained with seeds "
+             f"{', '.join(str(s) for s in sweep['seeds'])} ({sum(r['seconds'] for r in runs):.0f} s). Every warning "
+             "or error is a false alarm unless the setup tolerates that check for the reason it gives.", "",
+             f"**Runs with a false alarm: {len(false)} of {len(runs)}.**", ""]
+    rows = [(setup["name"], setup["description"], *(_sweep_cell(run) for run in setup["runs"]))
+            for setup in sweep["setups"]]
+    lines.append(table(["setup", "what", *(f"seed {s}" for s in sweep["seeds"])], rows))
+    return "\n".join(lines)
+
+
+def _sweep_cell(run: dict) -> str:
+    if not run["alarms"]:
+        return "quiet"
+    return ", ".join(f"{'' if a['tolerated'] else '⚠ '}{a['check']} @{a['step']}"
+                     + (" (tolerated)" if a["tolerated"] else "") for a in run["alarms"])
+
+
 def render(results: dict) -> str:
     """The whole results.md."""
     parts = ["# SCRAM benchmarks", "", "Written by `make bench` (`python -m bench`); parts: `python -m bench zoo`, "
-             "`python -m bench overhead`, `python -m bench scale`, add `--quick` for a short run. Raw numbers: "
+             "`python -m bench overhead`, `python -m bench scale`, `python -m bench sweep`, add `--quick` for a "
+             "short run. Raw numbers: "
              "`bench/results.json`.", "", machine_section(results["machine"])]
     if "total_s" in results:
         parts += ["", f"Total runtime of the last full run: {results['total_s']:.0f} s."]
-    sections = (("zoo", zoo_section), ("overhead", overhead_section), ("scale", scale_section))
+    sections = (("zoo", zoo_section), ("overhead", overhead_section), ("scale", scale_section),
+                ("sweep", sweep_section))
     for key, render_section in sections:
         if key in results:
             parts += ["", render_section(results[key])]

@@ -59,7 +59,7 @@ def run_scenario(scenario: Scenario, log_dir: str | None = None) -> ScenarioRun:
         callbacks.append(detectors.AbortBeforeTraining())
     error = _train(scenario, callbacks)
     alarms = {
-        detectors.SCRAM: _scram_alarms(log_dir),
+        detectors.SCRAM: scram_alarms(log_dir),
         detectors.PAPER: list(paper.alarms.values()),
         detectors.NAN_ONLY: list(nan_only.alarms.values()),
     }
@@ -87,7 +87,7 @@ def _supported_options(options: dict) -> tuple[dict, list[str]]:
     return kept, notes
 
 
-def _scram_alarms(log_dir: str) -> list[Alarm]:
+def scram_alarms(log_dir: str) -> list[Alarm]:
     """Every diagnostic SCRAM wrote, as alarms, in step order."""
     if not os.path.isdir(log_dir):
         return []

@@ -97,3 +97,23 @@ def test_overhead_workloads_can_be_chosen_by_name():
     with pytest.raises(ValueError, match="unknown workload"):
         overhead.selected(True, ["cnn", "resnet"])
     assert cli.parse(["overhead", "--workloads", "cnn"]).workloads == ["cnn"]
+
+
+def test_the_healthy_sweep_trains_a_setup_and_reports_its_alarms():
+    from bench import sweep
+
+    names = [s.name for s in sweep.SETUPS]
+    assert len(names) == len(set(names)) >= 25 and set(sweep.QUICK) <= set(names)
+    setup = next(s for s in sweep.SETUPS if s.name == "cosine_warmup")
+    run = sweep.run_setup(setup, seed=0)
+    assert run["seed"] == 0 and run["final"]["accuracy"] > 0.5 and run["alarms"] == []
+    # A setup that tolerates a check marks its alarms as tolerated; any other alarm is a false one.
+    fake = {"seeds": [0], "setups": [
+        {"name": "a", "description": "d", "tolerated": ["overfitting"], "runs": [
+            {"seed": 0, "seconds": 1.0, "final": {}, "alarms": [
+                {"check": "overfitting", "severity": "warning", "step": 9, "tolerated": True}]}]},
+        {"name": "b", "description": "d", "tolerated": [], "runs": [
+            {"seed": 0, "seconds": 1.0, "final": {}, "alarms": [
+                {"check": "dead_relu", "severity": "warning", "step": 20, "tolerated": False}]}]}]}
+    text = report.sweep_section(fake)
+    assert "false alarm: 1 of 2" in text and "⚠ dead_relu @20" in text and "overfitting @9 (tolerated)" in text
