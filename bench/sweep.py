@@ -186,6 +186,19 @@ SETUPS: tuple[Setup, ...] = (
           lambda: _regression("mse", keras.optimizers.RMSprop(1e-3), 30), ("overfitting",)),
     Setup("huber_regression", f"diabetes, Huber loss, 20 epochs; {OVERFITS}",
           lambda: _regression(keras.losses.Huber(), "adam", 20), ("overfitting",)),
+    Setup("converged_long", f"digits, 60 epochs: converges, then its loss stays flat; {OVERFITS}", lambda: _digits_job(
+        models.compiled(models.mlp(64, (128,), 10)), 60), ("overfitting",)),
+    Setup("converged_no_validation", "digits, 40 epochs without validation data", lambda: job(
+        models.compiled(models.mlp(64, (128,), 10)), *data.digits(), epochs=40)),
+    Setup("regression_converged", "diabetes, 80 epochs without validation data", lambda: job(
+        models.compiled(models.mlp(10, (16,), 1, activation=None), loss="mse", metrics=["mae"]), *data.diabetes(),
+        epochs=80)),
+    Setup("reduce_lr_on_plateau", f"digits, ReduceLROnPlateau lowers the rate; {OVERFITS}", lambda: _digits_job(
+        models.compiled(models.mlp(64, (64,), 10)), 25,
+        callbacks=[keras.callbacks.ReduceLROnPlateau(patience=2, factor=0.2)]), ("overfitting",)),
+    Setup("early_stopping", f"digits, EarlyStopping with the best weights restored; {OVERFITS}", lambda: _digits_job(
+        models.compiled(models.mlp(64, (128,), 10)), 40,
+        callbacks=[keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)]), ("overfitting",)),
 )
 
 
@@ -196,7 +209,9 @@ def run_setup(setup: Setup, seed: int) -> dict:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"scram-sweep-{setup.name}-") as log_dir:
         task = setup.build()
-        history = task.model.fit(task.x, task.y, callbacks=[ScramCallback(log_dir)], **task.fit)
+        fit = dict(task.fit)
+        callbacks = [*fit.pop("callbacks", []), ScramCallback(log_dir)]
+        history = task.model.fit(task.x, task.y, callbacks=callbacks, **fit)
         alarms = [a for a in scram_alarms(log_dir) if a.is_alarm]
     final = {k: float(v[-1]) for k, v in history.history.items() if k in ("accuracy", "val_accuracy")}
     return {"seed": seed, "seconds": time.perf_counter() - started, "final": final,
