@@ -116,6 +116,32 @@ def _regression(loss: object, optimizer: object, epochs: int) -> Job:
     return job(model, x, y, epochs=epochs, batch_size=16, validation_split=0.2)
 
 
+def _whole_number_targets(kind: str) -> Job:
+    """Regression onto counts or 1-5 ratings: whole-number targets that are quantities, not classes."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 8)).astype("float32")
+    if kind == "counts":
+        y = rng.poisson(np.exp(0.5 * x[:, 0] + 0.3 * x[:, 1] + 1.0)).astype("float32")
+    else:
+        y = np.clip(np.round(3 + x[:, 0] + 0.5 * x[:, 1] + rng.normal(0, 0.5, len(x))), 1, 5).astype("float32")
+    model = models.compiled(models.mlp(8, (32,), 1, activation=None), loss="mse", metrics=["mae"])
+    return job(model, x, y, epochs=10, validation_split=0.2)
+
+
+def _coded_features(kind: str) -> Job:
+    """Binary or one-hot input features: 0/1 values, nothing to normalise."""
+    rng = np.random.default_rng(0)
+    if kind == "binary":
+        x = (rng.random((3000, 30)) < 0.3).astype("float32")
+        y = (x[:, :5].sum(1) > 1.5).astype("float32")
+        model = models.compiled(models.mlp(30, (32,), 1, activation="sigmoid"), loss="binary_crossentropy")
+    else:
+        x = np.eye(12, dtype="float32")[rng.integers(0, 12, 3000)]
+        y = np.argmax(x, 1) % 3
+        model = models.compiled(models.mlp(12, (16,), 3))
+    return job(model, x, y, epochs=8, validation_split=0.2)
+
+
 def _schedule(warm_up: bool) -> keras.optimizers.Optimizer:
     if warm_up:
         return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.0, 300, warmup_target=2e-3,
@@ -186,6 +212,11 @@ SETUPS: tuple[Setup, ...] = (
           lambda: _regression("mse", keras.optimizers.RMSprop(1e-3), 30), ("overfitting",)),
     Setup("huber_regression", f"diabetes, Huber loss, 20 epochs; {OVERFITS}",
           lambda: _regression(keras.losses.Huber(), "adam", 20), ("overfitting",)),
+    Setup("count_regression_mse", "Poisson counts regressed with MSE (whole-number targets)",
+          lambda: _whole_number_targets("counts")),
+    Setup("rating_regression_mse", "1-5 ratings regressed with MSE", lambda: _whole_number_targets("ratings")),
+    Setup("binary_features", "30 binary (0/1) input features", lambda: _coded_features("binary")),
+    Setup("one_hot_features", "one-hot input, 3 classes", lambda: _coded_features("one_hot")),
     Setup("converged_long", f"digits, 60 epochs: converges, then its loss stays flat; {OVERFITS}", lambda: _digits_job(
         models.compiled(models.mlp(64, (128,), 10)), 60), ("overfitting",)),
     Setup("converged_no_validation", "digits, 40 epochs without validation data", lambda: job(

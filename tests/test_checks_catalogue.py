@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -130,13 +131,24 @@ def test_label_output_mismatch_binary_labels_outside_zero_one():
 
 
 def test_label_output_mismatch_regression_loss_on_class_ids():
+    def tracking_accuracy(obs):
+        return dataclasses.replace(obs, logs={**obs.logs, "accuracy": 0.1})
+
     for run in (run_info(10, "softmax", LossInfo("mean_squared_error")),
                 run_info(1, "linear", LossInfo("mean_squared_error"))):
-        [[finding]] = batches(LabelOutputMismatch(), [x_and_y(0, 9)], run)
+        [[finding]] = batches(LabelOutputMismatch(), [tracking_accuracy(x_and_y(0, 9))], run)
         assert finding.severity == Severity.WARNING and finding.confidence.value == "low"
     regression = run_info(1, "linear", LossInfo("mean_squared_error"))
     assert batches(LabelOutputMismatch(), [x_and_y(0, 250)], regression) == [[]]  # counts, not classes
     assert batches(LabelOutputMismatch(), [x_and_y(0.1, 9.7, integral=False)], regression) == [[]]
+
+
+def test_whole_number_targets_of_a_regression_without_accuracy_are_advice_only():
+    """Counts or 1-5 ratings regressed with MSE (metrics=["mae"]) are legitimate: info, not a warning."""
+    regression = run_info(1, "linear", LossInfo("mean_squared_error"))
+    ratings = dataclasses.replace(x_and_y(1, 5), logs={"loss": 1.0, "mae": 0.8})
+    [[finding]] = batches(LabelOutputMismatch(), [ratings], regression)
+    assert finding.severity == Severity.INFO and "counts, ratings" in finding.explanation
 
 
 # -- learning_rate_unusual ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tensorboard_plugin_scram.checks import _batch, _losses
+from tensorboard_plugin_scram.checks._metrics import accuracy_key
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -15,7 +16,8 @@ class LabelOutputMismatch(Check):
     class ids beyond the number of output units; one-hot labels with a sparse loss, or
     class ids with a categorical one; binary cross-entropy on labels outside [0, 1]; a
     regression loss on small whole-number labels (class ids 0 to 20, reported with low
-    confidence, since they could be counts or ratings).
+    confidence, since they could be counts or ratings: as a warning when the model also
+    tracks accuracy, a classification metric, or ends in a softmax; else as advice, info).
 
     ## Why is this bad?
     Several of these run without an error and train on garbage: class ids with
@@ -55,8 +57,9 @@ class LabelOutputMismatch(Check):
             return None
         batch = _batch.batch_size(run, obs.tensors)
         findings = []
+        classifying = accuracy_key(obs.logs) is not None
         for (output, loss), label in _with_labels(_losses.pairs(run), targets):
-            problem = _problem(output, loss, label, _batch.per_sample(label, batch))
+            problem = _problem(output, loss, label, _batch.per_sample(label, batch), classifying)
             if problem:
                 findings.append(self._finding(output, loss, label, *problem, run.compile_location))
         return findings
@@ -90,8 +93,13 @@ def _with_labels(pairs: list, targets: list[TensorStats]) -> list:
     return [(pair, by_name[pair[0].layer]) for pair in pairs if pair[0].layer in by_name]
 
 
-def _problem(output: OutputInfo, loss: LossInfo, label: TensorStats,
-             values: int | None) -> tuple[Severity, str, str, str] | None:
+def _problem(output: OutputInfo, loss: LossInfo, label: TensorStats, values: int | None,
+             classifying: bool = False) -> tuple[Severity, str, str, str] | None:
+    """What is wrong, if anything: severity, why, fix, snippet.
+
+    `classifying`: the model tracks accuracy, so whole-number labels under a regression
+    loss are likely class ids (integer counts and ratings regressed with MSE are not).
+    """
     units = output.units or 0
     one_hot = values is not None and values == units > 1 and label.integral and label.min >= 0 and label.max <= 1
     class_ids = values == 1 and label.integral
@@ -117,7 +125,8 @@ def _problem(output: OutputInfo, loss: LossInfo, label: TensorStats,
                 "y_train = (y_train > 0).astype('float32')  # for two classes")
     if loss.name in _losses.REGRESSION and class_ids and 2 <= label.max <= _MAX_CLASS_ID and label.min >= 0:
         head = "a softmax output" if output.activation == "softmax" else f"{units} output unit(s)"
-        return (Severity.WARNING, f"A regression loss on small whole-number labels with {head} could be a "
+        severity = Severity.WARNING if classifying or output.activation == "softmax" else Severity.INFO
+        return (severity, f"A regression loss on small whole-number labels with {head} could be a "
                 "classification problem trained with the wrong loss: it then treats class 9 as 'more' than class "
                 "1. If the labels are real quantities (counts, ratings), ignore this.",
                 "For class ids use one output unit per class with softmax and sparse_categorical_crossentropy.",
