@@ -56,7 +56,7 @@ class ConstantPredictions(StreakCheck):
     - regression: the predictions' standard deviation across the batch is at most
       `std_ratio` (0.01) times the targets'.
     The span is there for models that are slow to leave their starting plateau: in
-    SCRAM's sweep of 14 healthy setups x 3 seeds, binary text models (Embedding with
+    SCRAM's healthy sweep (`python -m bench sweep`), binary text models (Embedding with
     LSTM or Conv1D) and a sigmoid MLP on digits predicted one class for 95-100% of the
     batch for up to 40 steps in a row, while their loss still sat at its starting
     value, and then learnt (accuracy 0.75-0.97). A collapsed model keeps one answer for
