@@ -9,7 +9,6 @@ real). Run it with `python -m bench sweep` (about 10 minutes; `--quick`: 4 setup
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,24 +17,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bench import data, models
+from bench import data, models, sweep_experts, sweep_shapes
 from bench.runner import scram_alarms
-from bench.zoo.registry import Job, job
+from bench.zoo.registry import Job, Setup, job
 from tensorboard_plugin_scram import ScramCallback
 
 L = keras.layers
 SEEDS = (0, 1, 2)
 QUICK = ("tutorial_cnn_logits", "lstm_text", "sigmoid_mlp", "cosine_warmup")
-
-
-@dataclasses.dataclass(frozen=True)
-class Setup:
-    """A healthy training setup; `tolerated` checks report something real in it (see `description`)."""
-
-    name: str
-    description: str
-    build: Callable[[], Job]
-    tolerated: tuple[str, ...] = ()
 
 
 def _bn_cnn() -> keras.Model:
@@ -230,6 +219,9 @@ SETUPS: tuple[Setup, ...] = (
     Setup("early_stopping", f"digits, EarlyStopping with the best weights restored; {OVERFITS}", lambda: _digits_job(
         models.compiled(models.mlp(64, (128,), 10)), 40,
         callbacks=[keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)]), ("overfitting",)),
+    # The shapes of real users' fixed programs, and experts' example programs (issue 17).
+    *sweep_shapes.SETUPS,
+    *sweep_experts.SETUPS,
 )
 
 

@@ -5,7 +5,18 @@ Importing this package registers every scenario in `REGISTRY` (name -> `Scenario
 
 from __future__ import annotations
 
-from bench.zoo import data_faults, healthy, internals, loss_faults, metric_faults, paper, static  # noqa: F401
+from bench.zoo import (  # noqa: F401
+    data_faults,
+    healthy,
+    internals,
+    loss_faults,
+    metric_faults,
+    paper,
+    real_internals,
+    real_models,
+    real_training,
+    static,
+)
 from bench.zoo.registry import REGISTRY, Job, Scenario, Trace
 
 # The 24 stable check ids of the catalogue (issue 4); each needs a faulty scenario.
@@ -19,7 +30,9 @@ CATALOGUE = (
 )
 
 
-GROUPS = ("healthy", "paper", "static", "data_faults", "loss_faults", "metric_faults", "internals")
+GROUPS = ("healthy", "paper", "static", "data_faults", "loss_faults", "metric_faults", "internals",
+          # Classes of faults seen in real users' programs (issue 17), each with a healthy twin.
+          "real_models", "real_training", "real_internals")
 
 
 def select(names: list[str] | None = None) -> list[Scenario]:

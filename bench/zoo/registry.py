@@ -94,6 +94,16 @@ class Scenario:
         return self.onset(trace) if callable(self.onset) else self.onset
 
 
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """A healthy training setup of the sweep; `tolerated` checks report something real in it (see `description`)."""
+
+    name: str
+    description: str
+    build: Callable[[], Job]
+    tolerated: tuple[str, ...] = ()
+
+
 REGISTRY: dict[str, Scenario] = {}
 
 
