@@ -55,8 +55,10 @@ def run(names: list[str] | None = None, progress: Callable[[str], None] = print,
         progress(f"zoo {i}/{len(scenarios)} {scenario.name}: SCRAM {verdict} ({runs[-1].seconds:.1f} s)")
     return {
         "scenarios": [scenario_record(r) for r in runs],
-        "summary": [dataclasses.asdict(s) | {"recall": s.recall} for s in scoring.all_summaries(runs)],
-        "coverage": [dataclasses.asdict(c) | {"implemented": c.check in IMPLEMENTED}
+        "summary": [dataclasses.asdict(s) | {"recall": s.recall, "precision": s.precision}
+                    for s in scoring.all_summaries(runs)],
+        "coverage": [dataclasses.asdict(c) | {"implemented": c.check in IMPLEMENTED, "recall": c.recall,
+                                              "precision": c.precision}
                      for c in scoring.coverage(runs)],
         "targets": {d: [dataclasses.asdict(t) for t in scoring.targets(runs, d)] for d in DETECTORS},
         "seconds": time.perf_counter() - started,

@@ -53,13 +53,14 @@ def zoo_section(zoo: dict) -> str:
              f"{len(zoo['scenarios'])} scenarios, each trained once with the three detectors on the same fit() "
              f"({zoo['seconds']:.0f} s). Recall: faulty scenarios where an expected check was raised as a "
              "warning or error. Off-target: warnings/errors that are neither expected nor a tolerated "
-             "consequence (on healthy scenarios: any). Delay: steps (epochs for epoch-kind faults) from the "
-             "fault's onset to the first correct alarm; negative = before the symptom. 'also': tolerated "
-             "consequences that were raised too.", ""]
+             "consequence (on healthy scenarios, healthy jobs and the fixed twins of faulty ones: any). "
+             "Precision: correct (scenario, check) alarms over correct and false ones. Delay: steps (epochs "
+             "for epoch-kind faults) from the fault's onset to the first correct alarm; negative = before the "
+             "symptom. 'also': tolerated consequences that were raised too.", ""]
     parts += [table(
-        ["detector", "recall", "healthy with false alarms", "faulty with off-target alarms",
+        ["detector", "recall", "precision", "healthy with false alarms", "faulty with off-target alarms",
          "median delay (steps)", "median delay (epochs)"],
-        [[DETECTOR_NAMES[s["detector"]], f"{s['detected']}/{s['faulty']} = {s['recall']:.2f}",
+        [[DETECTOR_NAMES[s["detector"]], f"{s['detected']}/{s['faulty']} = {s['recall']:.2f}", _precision(s),
           f"{len(s['healthy_with_alarms'])}/{s['healthy']}", f"{len(s['faulty_with_off_target'])}/{s['faulty']}",
           _num(s["median_delay_steps"], 1), _num(s["median_delay_epochs"], 1)] for s in zoo["summary"]],
     ), "", "### Targets (issue 5)", ""]
@@ -71,9 +72,11 @@ def zoo_section(zoo: dict) -> str:
         [s["name"], s["kind"], "–" if s["onset"] is None else f"{s['unit']} {s['onset']}",
          *(_outcome_cell(s, d) for d in DETECTORS)] for s in zoo["scenarios"]
     ]), "", "### Check coverage (SCRAM)", ""]
-    parts += [table(["check", "implemented", "expected in", "SCRAM raised it there", "SCRAM raised it anywhere"], [
+    parts += [table(["check", "implemented", "expected in", "recall: raised there", "false alarms in",
+                     "precision"], [
         [c["check"], "yes" if c["implemented"] else "no", ", ".join(c["scenarios"]) or "–",
-         f"{len(c['raised_in'])}/{len(c['scenarios'])}", ", ".join(c["raised_anywhere"]) or "–"]
+         f"{len(c['raised_in'])}/{len(c['scenarios'])}", ", ".join(c.get("false_in", ())) or "–",
+         _precision(c)]
         for c in zoo["coverage"]
     ]), "", "### Scenarios", ""]
     parts += [table(["scenario", "group", "what it is", "expected (any counts)", "tolerated", "s"], [
@@ -85,6 +88,15 @@ def zoo_section(zoo: dict) -> str:
     if notes:
         parts += ["", "Notes:", "", *notes]
     return "\n".join(parts)
+
+
+def _precision(scores: dict) -> str:
+    """`correct/raised = share`, or – when nothing was raised (or the results predate precision)."""
+    correct = scores.get("correct_alarms", len(scores.get("raised_in", ())))
+    false = scores.get("false_alarms", len(scores.get("false_in", ())))
+    if scores.get("precision") is None:
+        return "–"
+    return f"{correct}/{correct + false} = {scores['precision']:.2f}"
 
 
 def _target_cell(target: dict) -> str:

@@ -62,11 +62,23 @@ class Summary:
     faulty_with_off_target: tuple[str, ...]
     median_delay_steps: float | None
     median_delay_epochs: float | None
+    correct_alarms: int = 0
+    false_alarms: int = 0
 
     @property
     def recall(self) -> float:
         """Share of faulty scenarios correctly diagnosed."""
         return self.detected / self.faulty if self.faulty else 0.0
+
+    @property
+    def precision(self) -> float | None:
+        """Share of raised (scenario, check) pairs that were a correct diagnosis; None when nothing was raised.
+
+        A tolerated consequence (NaN loss after NaN inputs) counts neither way; an alarm on a healthy
+        scenario, or one neither expected nor tolerated on a faulty one, is a false alarm.
+        """
+        raised = self.correct_alarms + self.false_alarms
+        return self.correct_alarms / raised if raised else None
 
 
 def summarize(runs: list[ScenarioRun], detector: str) -> Summary:
@@ -85,7 +97,14 @@ def summarize(runs: list[ScenarioRun], detector: str) -> Summary:
         faulty_with_off_target=tuple(r.scenario.name for r in faulty if results[r.scenario.name].off_target),
         median_delay_steps=_median(delays["step"]),
         median_delay_epochs=_median(delays["epoch"]),
+        correct_alarms=sum(len(_raised(r, detector) & r.scenario.expected) for r in runs),
+        false_alarms=sum(len(results[r.scenario.name].off_target) for r in runs),
     )
+
+
+def _raised(run: ScenarioRun, detector: str) -> set[str]:
+    """Ids of the checks `detector` raised as a warning or error in `run`."""
+    return {a.check for a in run.alarms[detector] if a.is_alarm}
 
 
 def _median(values: Iterable[int | None]) -> float | None:
@@ -95,27 +114,45 @@ def _median(values: Iterable[int | None]) -> float | None:
 
 @dataclasses.dataclass(frozen=True)
 class CheckCoverage:
-    """One catalogue check: the scenarios expecting it and where SCRAM raised it."""
+    """One catalogue check: the scenarios expecting it and where SCRAM raised it.
+
+    Attributes:
+        false_in: Scenarios where SCRAM raised it as a false alarm: on a healthy scenario
+            (a healthy job or the fixed twin of a faulty one), or neither expected nor
+            tolerated on a faulty one.
+    """
 
     check: str
     scenarios: tuple[str, ...]
     raised_in: tuple[str, ...]
     raised_anywhere: tuple[str, ...]
+    false_in: tuple[str, ...] = ()
+
+    @property
+    def recall(self) -> float | None:
+        """Share of the scenarios expecting the check where it was raised (None: none expects it)."""
+        return len(self.raised_in) / len(self.scenarios) if self.scenarios else None
+
+    @property
+    def precision(self) -> float | None:
+        """Share of its correct alarms among its correct and false ones (None: never raised)."""
+        raised = len(self.raised_in) + len(self.false_in)
+        return len(self.raised_in) / raised if raised else None
 
 
 def coverage(runs: list[ScenarioRun]) -> list[CheckCoverage]:
-    """Per catalogue check id: where it was expected and where SCRAM raised it (warning/error)."""
-    def raised(run: ScenarioRun, check: str) -> bool:
-        return any(a.check == check and a.is_alarm for a in run.alarms["scram"])
-
+    """Per catalogue check id: where it was expected, where SCRAM raised it (warning/error), and where falsely."""
+    raised = {r.scenario.name: _raised(r, "scram") for r in runs}
     rows = []
     for check in CATALOGUE:
         expecting = [r for r in runs if check in r.scenario.expected]
         rows.append(CheckCoverage(
             check=check,
             scenarios=tuple(r.scenario.name for r in expecting),
-            raised_in=tuple(r.scenario.name for r in expecting if raised(r, check)),
-            raised_anywhere=tuple(r.scenario.name for r in runs if raised(r, check)),
+            raised_in=tuple(r.scenario.name for r in expecting if check in raised[r.scenario.name]),
+            raised_anywhere=tuple(r.scenario.name for r in runs if check in raised[r.scenario.name]),
+            false_in=tuple(r.scenario.name for r in runs if check in raised[r.scenario.name]
+                           and check not in r.scenario.expected | r.scenario.tolerated),
         ))
     return rows
 

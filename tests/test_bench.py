@@ -53,7 +53,9 @@ def test_summary_and_report(results):
     assert (scram["faulty"], scram["detected"], scram["recall"]) == (2, 2, 1.0)
     text = report.render({"machine": {"cores": 2, "cpu": "cpu", "memory_gib": 1, "os": "os", "date": "d",
                                       "python": "3", "versions": {}, "commit": "c"}, "zoo": results})
-    assert "paper_lr_1e10_text" in text and "| SCRAM | 2/2 = 1.00 |" in text
+    assert "paper_lr_1e10_text" in text and "| SCRAM | 2/2 = 1.00 | " in text
+    correct, raised = scram["correct_alarms"], scram["correct_alarms"] + scram["false_alarms"]
+    assert raised >= 2 and f"| SCRAM | 2/2 = 1.00 | {correct}/{raised} = {correct / raised:.2f} |" in text
 
 
 @pytest.mark.parametrize("config", ["plain", "scram"])
@@ -117,3 +119,36 @@ def test_the_healthy_sweep_trains_a_setup_and_reports_its_alarms():
                 {"check": "dead_relu", "severity": "warning", "step": 20, "tolerated": False}]}]}]}
     text = report.sweep_section(fake)
     assert "false alarm: 1 of 2" in text and "⚠ dead_relu @20" in text and "overfitting @9 (tolerated)" in text
+
+
+def _run(name: str, expected: tuple[str, ...], raised: dict[str, str], tolerated: tuple[str, ...] = ()):
+    from bench.detectors import Alarm
+    from bench.runner import ScenarioRun
+    from bench.zoo.registry import Scenario, Trace
+
+    scenario_ = Scenario(name, name, build=lambda: None, expected=frozenset(expected),
+                         kind="static" if expected else "healthy", tolerated=frozenset(tolerated))
+    alarms = [Alarm(check, severity, 0, 0) for check, severity in raised.items()]
+    return ScenarioRun(scenario_, {"scram": alarms}, Trace([], []), 0.0)
+
+
+def test_precision_counts_false_alarms_on_healthy_twins_and_off_target_but_not_tolerated_or_info():
+    from bench import scoring
+
+    runs = [
+        _run("fault", ("nan_loss",), {"nan_loss": "error", "loss_diverging": "warning"}),
+        _run("fault_tolerated", ("nan_loss",), {"nan_loss": "error", "input_contains_nan": "error"},
+             tolerated=("input_contains_nan",)),
+        _run("fixed_twin", (), {"nan_loss": "warning", "overfitting": "info"}),
+        _run("missed", ("nan_loss",), {}),
+    ]
+    summary = scoring.summarize(runs, "scram")
+    assert (summary.correct_alarms, summary.false_alarms) == (2, 2)
+    assert summary.precision == 0.5 and summary.recall == 2 / 3
+    by_check = {c.check: c for c in scoring.coverage(runs)}
+    nan = by_check["nan_loss"]
+    assert nan.raised_in == ("fault", "fault_tolerated") and nan.false_in == ("fixed_twin",)
+    assert nan.precision == 2 / 3 and nan.recall == 2 / 3
+    assert by_check["loss_diverging"].precision == 0.0
+    assert by_check["overfitting"].precision is None  # info only: never raised as an alarm
+    assert by_check["input_contains_nan"].false_in == ()
