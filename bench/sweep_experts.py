@@ -6,6 +6,135 @@ a fraud-style classifier with 0.2% positives and class weights, a GAN and a VAE 
 
 from __future__ import annotations
 
-from bench.zoo.registry import Setup
+import keras
+import numpy as np
+import tensorflow as tf
 
-SETUPS: tuple[Setup, ...] = ()
+from bench import data, models
+from bench.zoo.real_internals import normalized_mlp, pixel_images, rescaling_cnn, vae_job, vital_signs
+from bench.zoo.registry import Job, Setup, job
+
+L = keras.layers
+
+
+class SigmoidHead(L.Layer):
+    """A custom output layer, as experts write them: a Dense wrapped with its sigmoid."""
+
+    def __init__(self, units: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dense = L.Dense(units)
+
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+        return keras.activations.sigmoid(self.dense(inputs))
+
+
+def _custom_head() -> Job:
+    x, y = data.digits()
+    labels = (y % 2 == 0).astype("float32")[:, None]
+    inputs = keras.Input((64,))
+    outputs = SigmoidHead(1, name="head")(L.Dense(32, activation="relu")(inputs))
+    model = models.compiled(keras.Model(inputs, outputs), loss="binary_crossentropy")
+    return job(model, x, labels, epochs=8, validation_split=0.2)
+
+
+def _rescaling() -> Job:
+    return job(models.compiled(rescaling_cnn()), *pixel_images(), epochs=4, validation_split=0.2)
+
+
+def _normalization() -> Job:
+    x, y = vital_signs()
+    model = models.compiled(normalized_mlp(x), loss="binary_crossentropy")
+    return job(model, x, y, epochs=8, validation_split=0.2)
+
+
+def _recommender() -> Job:
+    """Users x movies: ratings 1..5 scaled to [0, 1], fitted with a sigmoid and binary cross-entropy."""
+    rng = np.random.default_rng(0)
+    users, movies, pairs = 200, 150, 8000
+    taste, appeal = rng.normal(size=(users, 4)), rng.normal(size=(movies, 4))
+    u, m = rng.integers(0, users, pairs), rng.integers(0, movies, pairs)
+    ratings = np.clip(np.round(3 + (taste[u] * appeal[m]).sum(1) / 2 + rng.normal(0, 0.3, pairs)), 1, 5)
+    pair_in = keras.Input((2,), dtype="int32")
+    user_vec = L.Embedding(users, 8)(pair_in[:, 0])
+    movie_vec = L.Embedding(movies, 8)(pair_in[:, 1])
+    score = L.Dot(axes=1)([user_vec, movie_vec])
+    model = keras.Model(pair_in, L.Activation("sigmoid")(L.Dense(1)(score)))
+    model = models.compiled(model, keras.optimizers.Adam(3e-3), loss="binary_crossentropy", metrics=None)
+    pairs_x = np.stack([u, m], 1).astype("int32")
+    return job(model, pairs_x, ((ratings - 1) / 4).astype("float32"), epochs=5, batch_size=64,
+               validation_split=0.2)
+
+
+def _fraud() -> Job:
+    """0.2% positives among 20,000 transactions, class weights balancing the classes."""
+    rng = np.random.default_rng(0)
+    samples = 20000
+    y = (rng.random(samples) < 0.002).astype("float32")
+    x = rng.normal(size=(samples, 12)).astype("float32")
+    x[y == 1, :3] += 2.5
+    weights = {0: 0.5 / (1 - y.mean()), 1: 0.5 / y.mean()}
+    model = models.compiled(models.mlp(12, (32,), 1, activation="sigmoid"), loss="binary_crossentropy",
+                            metrics=[keras.metrics.AUC(name="auc")])
+    return job(model, x, y, epochs=3, batch_size=256, validation_split=0.2, class_weight=weights)
+
+
+class GAN(keras.Model):
+    """Keras' GAN example in small: generator and discriminator MLPs, its own `train_step`, no `call()`."""
+
+    def __init__(self, features: int = 64, latent: int = 16, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.latent = latent
+        self.generator = keras.Sequential([keras.Input((latent,)), L.Dense(64, activation="relu"),
+                                           L.Dense(features, activation="sigmoid")], name="generator")
+        self.discriminator = keras.Sequential([keras.Input((features,)), L.Dense(64), L.LeakyReLU(0.2),
+                                               L.Dense(1)], name="discriminator")
+        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_loss = keras.metrics.Mean(name="d_loss")
+        self.g_loss = keras.metrics.Mean(name="g_loss")
+
+    def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer) -> None:
+        super().compile()
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    @property
+    def metrics(self) -> list:
+        return [self.d_loss, self.g_loss]
+
+    def train_step(self, real: tf.Tensor) -> dict:
+        size = tf.shape(real)[0]
+        fake = self.generator(tf.random.normal((size, self.latent)))
+        with tf.GradientTape() as tape:
+            logits = self.discriminator(tf.concat([fake, real], 0))
+            labels = tf.concat([tf.ones((size, 1)), tf.zeros((size, 1))], 0)
+            d_loss = self.bce(labels, logits)
+        weights = self.discriminator.trainable_weights
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
+        with tf.GradientTape() as tape:
+            fooled = self.discriminator(self.generator(tf.random.normal((size, self.latent))))
+            g_loss = self.bce(tf.zeros((size, 1)), fooled)
+        weights = self.generator.trainable_weights
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+        self.d_loss.update_state(d_loss)
+        self.g_loss.update_state(g_loss)
+        return {"d_loss": self.d_loss.result(), "g_loss": self.g_loss.result()}
+
+
+def gan_job(epochs: int = 4) -> Job:
+    model = GAN()
+    model.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+    return Job(model, data.digits()[0], None, {"epochs": epochs, "batch_size": 32, "verbose": 0})
+
+
+SETUPS: tuple[Setup, ...] = (
+    Setup("expert_custom_sigmoid_head", "digits even/odd, a custom Layer wrapping Dense + sigmoid, binary "
+          "cross-entropy", _custom_head),
+    Setup("expert_rescaling_in_model", "pixels 0..255 into a CNN whose preprocessing model flips and "
+          "rescales by 1/255", _rescaling),
+    Setup("expert_normalization_in_model", "table of vital signs 0..255, Normalization adapted first in the "
+          "model", _normalization),
+    Setup("expert_recommender_bce", "user x movie embeddings, dot product + sigmoid, ratings scaled to [0, 1] "
+          "with binary cross-entropy", _recommender),
+    Setup("expert_fraud_class_weights", "0.2% positives, class weights, AUC metric", _fraud),
+    Setup("expert_gan_train_step", "GAN of two MLPs on digits, own train_step, no call()", gan_job),
+    Setup("expert_vae_train_step", "VAE of two MLPs on digits, own train_step, no call()", vae_job),
+)

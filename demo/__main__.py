@@ -9,7 +9,10 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from demo.quiet import import_tensorflow_quietly, quiet_environment
+
+# Before anything imports TensorFlow: the first lines the user reads are the demo's.
+quiet_environment()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import_tensorflow_quietly()
     args = build_parser().parse_args(argv)
     import keras
 
@@ -62,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(logdir: str, port: int) -> int:
     """Runs TensorBoard on 127.0.0.1 until Ctrl-C."""
-    command = [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", "127.0.0.1",
+    # TensorBoard imports TensorFlow too: the wrapper keeps its start-up lines away.
+    command = [sys.executable, "-m", "demo.tensorboard_quiet", "--logdir", logdir, "--host", "127.0.0.1",
                "--port", str(port)]
     print(f"\nTensorBoard with the SCRAM tab: http://127.0.0.1:{port}/#scram   (Ctrl-C to stop)", flush=True)
     try:

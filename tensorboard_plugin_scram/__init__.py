@@ -1,14 +1,15 @@
 """SCRAM: Simple Checks for Realtime Analysis of Model training.
 
-`from tensorboard_plugin_scram import ScramCallback` is the public entry point. It is
-imported lazily so that TensorBoard, which imports this package to load the plugin,
-never has to import Keras or TensorFlow.
+`from tensorboard_plugin_scram import ScramCallback` is the public entry point, and
+`tensorboard_plugin_scram.read(logdir)` gives the diagnostics written under a log
+directory as objects. Both are imported lazily so that TensorBoard, which imports this
+package to load the plugin, never has to import Keras or TensorFlow.
 """
 
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["ScramCallback", "__version__"]
+__all__ = ["ScramCallback", "read", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,4 +17,8 @@ def __getattr__(name: str) -> Any:
         from tensorboard_plugin_scram.keras_adapter.callback import ScramCallback
 
         return ScramCallback
+    if name == "read":
+        from tensorboard_plugin_scram.api import read
+
+        return read
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

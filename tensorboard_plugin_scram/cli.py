@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from tensorboard_plugin_scram.api import run_diagnostics
     from tensorboard_plugin_scram.reader import read_logdir
     from tensorboard_plugin_scram.report import format_report
 
@@ -62,7 +63,7 @@ def _report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     runs = read_logdir(args.logdir)
     if args.json:
-        rows = [{"run": r.run, **d.to_json()} for r in runs for d in r.diagnostics]
+        rows = [d.to_json() for d in run_diagnostics(runs)]  # the objects `tensorboard_plugin_scram.read` gives
         print(json.dumps(rows, indent=2))
     else:
         color = args.color == "always" or (

@@ -41,6 +41,8 @@ class TensorStats:
         feeds_embedding: Whether the tensor is integer token ids feeding an Embedding.
         class_counts: For labels (class ids, or one-hot rows): samples of the batch per
             class, for classes 0..63 (trailing zeros dropped); empty otherwise.
+        multi_hot_rows: For targets of 0s and 1s with several values on the last axis:
+            rows (last-axis vectors) holding two or more 1s (multi-label rows); 0 otherwise.
     """
 
     name: str
@@ -57,6 +59,7 @@ class TensorStats:
     integral: bool
     feeds_embedding: bool = False
     class_counts: tuple[int, ...] = ()
+    multi_hot_rows: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,12 +69,22 @@ class OutputInfo:
     Attributes:
         layer: The layer's name.
         units: Size of the output's last axis, or None if unknown.
-        activation: The layer's activation (`"softmax"`, `"sigmoid"`, `"linear"`, ...).
+        activation: The layer's activation (`"softmax"`, `"sigmoid"`, `"linear"`, ...), or
+            None when it cannot be read (unknown is not linear).
+        activation_layer: The inner layer the activation was read from, when it is not the
+            output layer itself (a `TimeDistributed` or nested model's layer), else None.
+        activation_guessed: The activation was read from a custom layer's last sub-layer,
+            which that layer's `call()` may not return as it is.
+        cached_logits: Keras' TensorFlow backend hands a cross-entropy loss the logits it
+            cached on this softmax or sigmoid output, not its probabilities.
     """
 
     layer: str
     units: int | None
     activation: str | None
+    activation_layer: str | None = None
+    activation_guessed: bool = False
+    cached_logits: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,11 +96,14 @@ class LossInfo:
             `"mean_squared_error"`.
         from_logits: The loss's `from_logits` setting (False when it has none).
         output: The output it applies to, when losses were given by output name.
+        ignore_class: The class id a sparse loss skips (`ignore_class=-1` or `255` for
+            "no label" pixels), or None.
     """
 
     name: str
     from_logits: bool = False
     output: str | None = None
+    ignore_class: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +150,20 @@ class RunInfo:
         batch_norm_momentum: The highest `momentum` of the model's BatchNormalization
             layers (how slowly their moving averages follow the batches), or None
             without any.
+        class_weighted: Whether `fit()` got `class_weight`: the training loss is then
+            weighted, the validation loss is not.
+        sample_weighted: Whether `fit()` got `sample_weight` (or a data set yielding
+            `(x, y, weights)`): the training loss is weighted too.
+        label_counts: Samples per class of each class-label array `fit()` trains on, by
+            target name (`"y"`), counted once over all of it; empty for data sets,
+            generators and labels that are not class ids or one-hot rows.
+        scaled_inputs: Names of inputs the model scales itself (a `Rescaling` or
+            `Normalization` layer first, possibly inside a nested preprocessing model);
+            `("*",)` when the model holds such a layer but its wiring cannot be traced.
+        image_inputs: Names of inputs shaped like images (height, width and channels per
+            sample), as opposed to rows of a table.
+        internals_unmeasured: Why the model's internals cannot be measured (a model that
+            overrides `train_step` without a `call()`), or None.
     """
 
     optimizer: str | None = None
@@ -154,6 +184,12 @@ class RunInfo:
     fit_location: str | None = None
     preflight: PreflightResult | None = None
     batch_norm_momentum: float | None = None
+    class_weighted: bool = False
+    sample_weighted: bool = False
+    label_counts: Mapping[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    scaled_inputs: tuple[str, ...] = ()
+    image_inputs: tuple[str, ...] = ()
+    internals_unmeasured: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

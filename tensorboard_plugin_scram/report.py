@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
 from tensorboard_plugin_scram.reader import RunRecords
 
-_ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "ℹ"}
+# The severity icons of the report, the console lines and the notebook summary.
+ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "ℹ"}
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 
 
@@ -17,7 +18,7 @@ def count_summary(diagnostics: Iterable[Diagnostic]) -> str:
     """`"1 error, 2 warnings, 0 info"`."""
     diagnostics = list(diagnostics)
     counts = {s: sum(d.severity == s for d in diagnostics) for s in Severity}
-    parts = [_plural(counts[Severity.ERROR], "error"), _plural(counts[Severity.WARNING], "warning")]
+    parts = [plural(counts[Severity.ERROR], "error"), plural(counts[Severity.WARNING], "warning")]
     return ", ".join(parts) + f", {counts[Severity.INFO]} info"
 
 
@@ -41,12 +42,27 @@ def format_report(runs: list[RunRecords], logdir: str, color: bool) -> str:
             lines.append("")
     everything = [d for r in runs for d in r.diagnostics]
     with_problems = sum(1 for r in runs if r.diagnostics)
-    lines.append(style.bold(f"Found {count_summary(everything)} in {_plural(with_problems, 'run')}."))
+    lines.append(style.bold(f"Found {count_summary(everything)} in {plural(with_problems, 'run')}."))
     return "\n".join(lines + _skipped_notes(runs)) + "\n"
 
 
+def position(d: Diagnostic) -> str:
+    """`"step 3 · epoch 0"`, or `"step 0"` for a check made before training."""
+    return f"step {d.step}" + (f" · epoch {d.epoch}" if d.epoch is not None else "")
+
+
+def found_at(d: Diagnostic) -> str:
+    """`"step 3 · epoch 0"`, or `"before training"` for a check made before training."""
+    return "before training" if d.epoch is None else position(d)
+
+
+def plural(count: int, word: str) -> str:
+    """`"1 error"`, `"2 errors"`."""
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def _format_diagnostic(d: Diagnostic, style: _Style, width: int) -> list[str]:
-    where = f"step {d.step}" + (f" · epoch {d.epoch}" if d.epoch is not None else "")
+    where = position(d)
     check = style.dim(f"[{d.check}]")
     head = f"  {style.severity(d.severity)}  {style.dim(where)}  {style.bold(d.title)}  {check}"
     indent = " " * 6
@@ -65,15 +81,11 @@ def _format_diagnostic(d: Diagnostic, style: _Style, width: int) -> list[str]:
 
 def _skipped_notes(runs: list[RunRecords]) -> list[str]:
     return [
-        f"note: {_plural(r.skipped, 'record')} in run {r.run} could not be read "
+        f"note: {plural(r.skipped, 'record')} in run {r.run} could not be read "
         "(corrupt, or written by a newer SCRAM) and were skipped."
         for r in runs
         if r.skipped
     ]
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 class _Style:
@@ -92,4 +104,4 @@ class _Style:
         return self._wrap("2", text)
 
     def severity(self, severity: Severity) -> str:
-        return self._wrap(_COLORS[severity], f"{_ICONS[severity]} {severity.value:<7}")
+        return self._wrap(_COLORS[severity], f"{ICONS[severity]} {severity.value:<7}")

@@ -69,7 +69,7 @@ def x_and_y(y_min, y_max, y_count=32, integral=True, **y_kw):
     [
         (10, "softmax", LossInfo("sparse_categorical_crossentropy", from_logits=True), Severity.WARNING),
         (10, "linear", SPARSE, Severity.ERROR),
-        (10, None, LossInfo("categorical_crossentropy"), Severity.ERROR),
+        (10, "linear", LossInfo("categorical_crossentropy"), Severity.ERROR),
         (10, "sigmoid", LossInfo("categorical_crossentropy"), Severity.WARNING),
         (1, "softmax", LossInfo("binary_crossentropy"), Severity.ERROR),
         (10, "relu", SPARSE, Severity.WARNING),
@@ -90,6 +90,7 @@ def test_output_activation_loss_mismatch_fires(units, activation, loss, severity
         (5, "sigmoid", LossInfo("binary_crossentropy")),  # multi-label
         (1, "linear", LossInfo("mean_squared_error")),
         (1, "relu", LossInfo("mean_squared_error")),
+        (10, None, LossInfo("categorical_crossentropy")),  # unknown (a custom layer) is not linear
     ],
 )
 def test_output_activation_loss_mismatch_quiet_on_good_pairs(units, activation, loss):
@@ -292,8 +293,11 @@ def test_loss_diverging_uses_ln_k_for_a_low_first_loss():
 # -- loss_not_decreasing, loss_oscillating ---------------------------------------------------
 
 def test_loss_not_decreasing_fires_on_a_flat_loss():
-    results = epochs(LossNotDecreasing(), [{"loss": v} for v in (2.30, 2.29, 2.30, 2.29, 2.30)])
-    assert [bool(r) for r in results] == [False, False, False, False, True]
+    # Epochs of 10 steps: judged once 50 steps lie before a window of 50 steps (issue 17:
+    # progress is counted in optimizer steps, not epochs).
+    results = epochs(LossNotDecreasing(), [{"loss": v} for v in (2.30, 2.29) * 5])
+    assert [bool(r) for r in results] == [False] * 9 + [True]
+    assert results[-1][0].evidence["window_steps"] == 50
 
 
 def test_loss_not_decreasing_quiet_when_learning_or_converged():
@@ -335,10 +339,11 @@ def test_train_val_mismatch_names_unsettled_batch_normalization(last_step, note)
     history = History(run_info(batch_norm_momentum=0.99))
     history.add_batch(BatchObservation(last_step, 2, {"loss": 1.2}))
     rows = acc_rows([0.34, 0.71, 0.89], [0.2, 0.21, 0.21], [2.1, 1.6, 1.2], [3.0, 3.8, 4.5])
-    explanation = epochs(TrainValMismatch(), rows, history=history)[-1][0].explanation
-    if note:
-        assert note in explanation and f"after {last_step + 1} training steps" in explanation
-        assert "momentum=0.9" in explanation
+    finding = epochs(TrainValMismatch(), rows, history=history)[-1][0]
+    explanation = finding.explanation
+    if note:  # named as the likely cause first (issue 17), the fix in the snippet
+        assert note in explanation and f"({last_step + 1} training steps)" in explanation
+        assert "momentum=0.9" in finding.snippet
     else:
         assert "BatchNormalization" not in explanation
 
@@ -367,9 +372,10 @@ def test_train_val_mismatch_suspiciously_better_only_once_training_settles():
 
 
 def test_accuracy_at_chance_for_ten_classes():
-    rows = [{"loss": 2.3, "accuracy": a} for a in (0.1, 0.11, 0.12, 0.11)]
+    # Epochs of 10 steps: judged from 100 optimizer steps on (issue 17), while not climbing.
+    rows = [{"loss": 2.3, "accuracy": a} for a in (0.1, 0.11, 0.12, 0.11) * 3]
     results = epochs(AccuracyAtChance(), rows)
-    assert [bool(r) for r in results] == [False, False, True, True]
+    assert [bool(r) for r in results] == [False] * 9 + [True] * 3
     learning = [{"loss": 2.0, "accuracy": a} for a in (0.1, 0.3, 0.5)]
     assert not any(epochs(AccuracyAtChance(), learning))
 
@@ -380,9 +386,9 @@ def test_accuracy_at_chance_uses_the_majority_share_for_binary_labels():
     x = stats(0, 1, 0.5, 0.3, count=32 * 64)
     y = stats(0, 1, 0.9, 0.3, name="y", role="target", count=32, integral=True, class_counts=(3, 29))
     history.add_batch(BatchObservation(0, 0, {}, (x, y)))
-    rows = [{"loss": 0.3, "accuracy": 0.9}] * 3
+    rows = [{"loss": 0.3, "accuracy": 0.9}] * 10  # 100 steps: judged (issue 17)
     assert epochs(AccuracyAtChance(), rows, history=history)[-1]
-    assert not epochs(AccuracyAtChance(), [{"loss": 0.3, "accuracy": 0.97}] * 3, history=History(run))[-1]
+    assert not epochs(AccuracyAtChance(), [{"loss": 0.3, "accuracy": 0.97}] * 10, history=History(run))[-1]
 
 
 def test_learning_checks_stay_quiet_on_nan_loss():

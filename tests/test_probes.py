@@ -209,6 +209,8 @@ def _agreement_cases() -> dict[str, tuple[str, np.ndarray]]:
         "class_ids_out_of_range": ("target", rng.integers(0, 100, 16)),
         "one_hot": ("target", one_hot),
         "soft_labels": ("target", one_hot * 0.9 + 0.02),
+        "multi_hot": ("target", (rng.random((16, 5)) < 0.4).astype("float32")),
+        "multi_hot_sequences": ("target", (rng.random((16, 3, 4)) < 0.5).astype("float32")),
         "wide_one_hot": ("target", np.eye(80, dtype="float32")[rng.integers(0, 80, 16)]),
         "regression": ("target", rng.normal(size=16).astype("float32")),
         "labels_with_nan": ("target", np.where(np.arange(16) == 4, np.nan, rng.integers(0, 3, 16))),
@@ -226,7 +228,8 @@ def test_host_statistics_agree_with_the_in_graph_ones(case):
     role, array = _agreement_cases()[case]
     graph_stats, graph_classes = statistics_function((role,))([tf.constant(array)])
     host_classes = class_counts(array) if role == "target" else np.zeros_like(graph_classes.numpy()[0])
-    np.testing.assert_allclose(batch_statistics(array), graph_stats.numpy()[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(batch_statistics(array, role == "target"), graph_stats.numpy()[0], rtol=1e-5,
+                               atol=1e-6)
     np.testing.assert_array_equal(host_classes, graph_classes.numpy()[0])
 
 

@@ -19,7 +19,7 @@ from bench.zoo import (  # noqa: F401
 )
 from bench.zoo.registry import REGISTRY, Job, Scenario, Trace
 
-# The 24 stable check ids of the catalogue (issue 4); each needs a faulty scenario.
+# The stable check ids of the catalogue (24 from issue 4, more since); each needs a faulty scenario.
 CATALOGUE = (
     "output_activation_loss_mismatch", "label_output_mismatch", "learning_rate_unusual", "no_trainable_weights",
     "batch_memory_risk", "input_not_normalized", "input_contains_nan", "class_imbalance", "nan_loss",
@@ -27,6 +27,8 @@ CATALOGUE = (
     "accuracy_at_chance", "constant_predictions", "data_not_shuffled", "vanishing_gradients",
     "exploding_gradients", "dead_relu", "saturated_activations", "weights_not_updating", "update_ratio_unusual",
     "cannot_overfit_batch",
+    # Issue 17: output activations whose range cannot reach the targets.
+    "output_range_mismatch",
 )
 
 

@@ -4,3 +4,169 @@ healthy twin.
 """
 
 from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bench import data, models
+from bench.zoo import symptoms
+from bench.zoo.registry import Job, job, scenario
+
+# -- data_not_shuffled: judged against what a random order gives -----------------------------
+
+
+def _wine_dataset(shuffle: bool, batch: int) -> Job:
+    """Wine (3 classes) through tf.data, sorted by label unless shuffled."""
+    x, y = data.wine()
+    order = np.argsort(y, kind="stable")
+    dataset = tf.data.Dataset.from_tensor_slices((x[order], y[order]))
+    if shuffle:
+        dataset = dataset.shuffle(len(x), seed=0)
+    model = models.compiled(models.mlp(13, (16,), 3))
+    return Job(model, dataset.batch(batch), None, {"epochs": 6, "verbose": 0})
+
+
+@scenario(expected=["data_not_shuffled"], kind="batch", tolerated=("loss_oscillating",))
+def sorted_dataset_small_batches() -> Job:
+    """Wine sorted by label through tf.data without shuffle(), batches of 8: runs of one class."""
+    return _wine_dataset(shuffle=False, batch=8)
+
+
+@scenario()
+def shuffled_dataset_small_batches() -> Job:
+    """Healthy twin: the same wine pipeline with shuffle() before batch(8)."""
+    return _wine_dataset(shuffle=True, batch=8)
+
+
+def _imbalanced(samples: int, positives: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    x, y = data.tabular(samples, 20, 2, seed=seed, weights=[1 - positives], flip_y=0.0)
+    return x, y.astype("float32")
+
+
+@scenario()
+def shuffled_99_to_1_dataset() -> Job:
+    """Healthy twin: 99:1 labels, shuffled tf.data, batch 64 (half the batches hold one class by chance alone),
+    class weights and AUC."""
+    x, y = _imbalanced(6400, 0.01)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).batch(64)
+    model = models.compiled(models.mlp(20, (16,), 1, activation="sigmoid"), loss="binary_crossentropy",
+                            metrics=("accuracy", keras.metrics.AUC(name="auc")))
+    weights = {0: 0.5 / (1 - y.mean()), 1: 0.5 / y.mean()}
+    return Job(model, dataset, None, {"epochs": 3, "verbose": 0, "class_weight": weights})
+
+
+@scenario()
+def one_hot_batch_size_1() -> Job:
+    """Healthy twin: one-hot digit labels at batch size 1 (every batch holds one label, necessarily)."""
+    x, y = data.digits()
+    labels = keras.utils.to_categorical(y[:300], 10)
+    model = models.compiled(models.mlp(64, (32,), 10), loss="categorical_crossentropy")
+    return job(model, x[:300], labels, epochs=2, batch_size=1)
+
+
+# -- loss_not_decreasing and accuracy_at_chance: judged over optimizer steps -----------------
+
+
+def _full_batch_wine(optimizer: keras.optimizers.Optimizer, epochs: int) -> Job:
+    """60 wine samples in one batch: one optimizer step per epoch."""
+    x, y = data.wine()
+    return job(models.compiled(models.mlp(13, (16,), 3), optimizer), x[:60], y[:60], epochs=epochs, batch_size=60)
+
+
+@scenario(expected=["loss_not_decreasing"], kind="epoch", onset=5,
+          tolerated=(*symptoms.STALLED, *symptoms.NO_SIGNAL, "learning_rate_unusual"))
+def full_batch_learning_rate_too_low() -> Job:
+    """A full batch of 60 samples with SGD at 1e-5: 150 steps without progress."""
+    return _full_batch_wine(keras.optimizers.SGD(1e-5), 150)
+
+
+@scenario()
+def full_batch_tiny_data() -> Job:
+    """Healthy twin: the same full batch with Adam's default rate: flat for the first steps, then converges."""
+    return _full_batch_wine(keras.optimizers.Adam(1e-3), 150)
+
+
+def _ratings() -> tuple[np.ndarray, np.ndarray]:
+    """Wine features with a made-up 0-10 quality score from the features, scaled to [0, 1]."""
+    x, _ = data.wine()
+    score = np.clip(np.round(5 + 2 * x[:, 0] - 1.5 * x[:, 6] + np.random.default_rng(0).normal(0, 0.5, len(x))), 0, 10)
+    return x, (score / 10).astype("float32")
+
+
+@scenario(expected=["accuracy_at_chance", "label_output_mismatch"], kind="epoch", onset=2,
+          tolerated=(*symptoms.STALLED, "constant_predictions"))
+def fractional_labels_sparse_loss() -> Job:
+    """Scores in [0, 1] under sparse categorical cross-entropy: cast to class 0, the loss drops to ~0."""
+    x, score = _ratings()
+    model = models.compiled(models.mlp(13, (16,), 11), keras.optimizers.Adam(1e-2))
+    return job(model, x, score, epochs=8, batch_size=16)
+
+
+@scenario()
+def integer_labels_sparse_loss() -> Job:
+    """Healthy twin: the same scores as whole classes 0..10 under sparse categorical cross-entropy."""
+    x, score = _ratings()
+    model = models.compiled(models.mlp(13, (32,), 11))
+    return job(model, x, np.round(score * 10).astype("int64"), epochs=30, batch_size=16)
+
+
+# -- class_imbalance: handled imbalance is advice only ----------------------------------------
+
+
+@scenario()
+def imbalanced_with_class_weight() -> Job:
+    """Healthy twin of imbalanced_classes: 97% negatives, class weights and precision/recall tracked."""
+    x, y = data.tabular(3000, 20, 2, weights=[0.97], flip_y=0.0)
+    model = models.compiled(models.mlp(20, (16,), 1, activation="sigmoid"), loss="binary_crossentropy",
+                            metrics=("accuracy", keras.metrics.Precision(name="precision"),
+                                     keras.metrics.Recall(name="recall")))
+    weights = {0: 0.5 / (1 - y.mean()), 1: 0.5 / y.mean()}
+    return job(model, x, y.astype("float32"), epochs=4, validation_split=0.2, class_weight=weights)
+
+
+# -- constant_predictions: compared with the labels and the task -----------------------------
+
+
+def _ratings_model(bias: float) -> keras.Model:
+    hidden = keras.initializers.Constant(bias)
+    return models.compiled(models.mlp(13, (32, 32), 1, activation="sigmoid", bias_initializer=hidden),
+                           loss="binary_crossentropy", metrics=("mae",))
+
+
+@scenario(expected=["constant_predictions"], kind="batch",
+          tolerated=(*symptoms.STALLED, *symptoms.NO_SIGNAL, "dead_relu"))
+def dead_network_on_ratings() -> Job:
+    """Ratings in [0, 1] under binary cross-entropy, hidden ReLU biases -10: one value for every sample."""
+    x, score = _ratings()
+    return job(_ratings_model(-10.0), x, score, epochs=20, batch_size=16)
+
+
+@scenario()
+def ratings_with_binary_crossentropy() -> Job:
+    """Healthy twin: ratings in [0, 1] under binary cross-entropy (values, not classes: no 0.5 threshold)."""
+    x, score = _ratings()
+    return job(_ratings_model(0.0), x, score, epochs=20, batch_size=16)
+
+
+@scenario()
+def rare_positives_with_weights() -> Job:
+    """Healthy twin: 0.5% positives with class weights: a batch of 32 is usually all negatives, rightly predicted."""
+    x, y = _imbalanced(8000, 0.005, seed=2)
+    model = models.compiled(models.mlp(20, (16,), 1, activation="sigmoid"), loss="binary_crossentropy",
+                            metrics=("accuracy", keras.metrics.AUC(name="auc")))
+    weights = {0: 1.0, 1: 20.0}
+    return job(model, x, y, epochs=3, class_weight=weights)
+
+
+# -- weights_not_updating: a converged model's tiny updates ----------------------------------
+
+
+@scenario()
+def converged_long_run() -> Job:
+    """Healthy twin of zero_learning_rate: separable classes, 150 epochs long after the loss fell to ~1e-6."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    x = (rng.normal(0, 1, (300, 8)) + 6.0 * np.eye(3, 8)[y]).astype("float32")
+    x = data.standardized(x)
+    return job(models.compiled(models.mlp(8, (64,), 3), keras.optimizers.Adam(1e-2)), x, y, epochs=150)

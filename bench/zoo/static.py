@@ -10,9 +10,14 @@ from bench.zoo import symptoms
 from bench.zoo.registry import Job, job, scenario
 
 
-@scenario(expected=["output_activation_loss_mismatch"], tolerated=symptoms.STALLED)
+@scenario()
 def softmax_with_from_logits() -> Job:
-    """Softmax output, but the loss is told the outputs are logits (from_logits=True)."""
+    """Softmax output with from_logits=True: harmless on TensorFlow, whose loss reads the cached logits (info only).
+
+    Keras 3 on TensorFlow hands a cross-entropy the logits behind a Keras softmax, so this trains
+    like a linear output; `time_distributed_softmax_from_logits` (real_models) is the shape where
+    the bug still bites.
+    """
     x, y = data.digits()
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     return job(models.compiled(models.mlp(64, (32,), 10), loss=loss), x, y, epochs=4, validation_split=0.2)

@@ -1,6 +1,8 @@
-"""Shapes derived from a sampled batch's statistics."""
+"""Shapes derived from a sampled batch's statistics, and the chances a random batch gives."""
 
 from __future__ import annotations
+
+import math
 
 from tensorboard_plugin_scram.observations import RunInfo, TensorStats
 
@@ -19,3 +21,41 @@ def per_sample(t: TensorStats, batch: int | None) -> int | None:
     if not batch or t.count % batch:
         return None
     return t.count // batch
+
+
+def samples(t: TensorStats, run: RunInfo, tensors: tuple[TensorStats, ...]) -> int | None:
+    """Samples in the batch of a label tensor: its class counts' sum, else from an input's size."""
+    if t.class_counts:
+        return sum(t.class_counts)
+    return batch_size(run, tensors)
+
+
+def single_label_chance(frequencies: list[float], size: int) -> float:
+    """The chance that a random batch of `size` samples holds one class only, at these class frequencies."""
+    return min(1.0, sum(p ** size for p in frequencies if p > 0))
+
+
+def at_least_chance(chances: list[float], hits: int) -> float:
+    """The chance of at least `hits` successes among independent trials with these chances (Poisson-binomial)."""
+    # ways[k]: the chance of exactly k successes among the trials so far.
+    ways = [1.0]
+    for p in chances:
+        ways = [a * (1 - p) + b * p for a, b in zip([*ways, 0.0], [0.0, *ways])]
+    return min(1.0, sum(ways[hits:]))
+
+
+
+
+def binomial_tail(trials: int, p: float, hits: int) -> float:
+    """The chance of at least `hits` successes in `trials` independent trials of chance `p`.
+
+    In O(trials - hits) terms, computed in logs: prediction batches may count many values.
+    """
+    if hits <= 0 or p >= 1:
+        return 1.0 if hits <= trials else 0.0
+    if hits > trials or p <= 0:
+        return 0.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    top = math.lgamma(trials + 1)
+    return min(1.0, sum(math.exp(top - math.lgamma(k + 1) - math.lgamma(trials - k + 1) + k * log_p
+                                 + (trials - k) * log_q) for k in range(hits, trials + 1)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tensorboard_plugin_scram.observations import LossInfo, OutputInfo, RunInfo
+from tensorboard_plugin_scram.observations import LossInfo, OutputInfo, RunInfo, TensorStats
 
 SPARSE = ("sparse_categorical_crossentropy",)
 CATEGORICAL = ("categorical_crossentropy", "categorical_focal_crossentropy")
@@ -10,7 +10,14 @@ BINARY = ("binary_crossentropy", "binary_focal_crossentropy")
 REGRESSION = ("mean_squared_error", "mean_absolute_error", "huber", "log_cosh",
               "mean_squared_logarithmic_error", "mean_absolute_percentage_error")
 PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
-NO_ACTIVATION = (None, "linear")
+# The values each output activation can produce, `(lowest, highest)`.
+ACTIVATION_RANGES: dict[str, tuple[float, float]] = {
+    "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "hard_silu": (-0.375, float("inf")),
+    "tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0), "hard_tanh": (-1.0, 1.0),
+    "relu": (0.0, float("inf")), "relu6": (0.0, 6.0), "softplus": (0.0, float("inf")),
+    "exponential": (0.0, float("inf")), "elu": (-1.0, float("inf")), "selu": (-1.7581, float("inf")),
+    "gelu": (-0.17, float("inf")), "silu": (-0.2785, float("inf")), "swish": (-0.2785, float("inf")),
+}
 
 
 def is_classification(loss: LossInfo) -> bool:
@@ -26,6 +33,20 @@ def pairs(run: RunInfo) -> list[tuple[OutputInfo, LossInfo]]:
     if len(run.losses) == 1:
         return [(output, run.losses[0]) for output in run.outputs]
     return list(zip(run.outputs, run.losses))
+
+
+def with_labels(pairs: list[tuple[OutputInfo, LossInfo]],
+                targets: list[TensorStats]) -> list[tuple[tuple[OutputInfo, LossInfo], TensorStats]]:
+    """Each (output, loss) with its labels: by name for several outputs, else the only one."""
+    if len(pairs) == 1 and len(targets) == 1:
+        return [(pairs[0], targets[0])]
+    by_name = {t.name: t for t in targets}
+    return [(pair, by_name[pair[0].layer]) for pair in pairs if pair[0].layer in by_name]
+
+
+def inner_layer_note(output: OutputInfo) -> str:
+    """`" (the layer 'dense' in 'time_distributed')"` when the activation sits in an inner layer, else `""`."""
+    return f" (the layer '{output.activation_layer}' in '{output.layer}')" if output.activation_layer else ""
 
 
 def class_count(run: RunInfo) -> int | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from tensorboard_plugin_scram.history import History
+
 # Keras names accuracy after the metric the user passed: "accuracy", "acc",
 # "sparse_categorical_accuracy", "binary_accuracy", ...
 _ACCURACY_HINTS = ("accuracy", "acc")
@@ -38,3 +40,22 @@ def falling_streak(values: list[float]) -> int:
 def all_finite(*values: float | None) -> bool:
     """Whether every value is present and finite (a NaN loss makes metrics meaningless)."""
     return all(v is not None and math.isfinite(v) for v in values)
+
+
+def loss_floor(history: History) -> float:
+    """The lowest training loss the labels allow: 0, except for soft targets under binary cross-entropy.
+
+    Targets in (0, 1), such as ratings scaled to [0, 1], leave a binary cross-entropy of
+    their own entropy at best; judged against 0, a model that reached it looks stuck. The
+    mean entropy is estimated from the targets' mean m and spread s to second order:
+    H(m) - s^2 / (2 m (1 - m)).
+    """
+    run = history.run
+    if not run.losses or run.losses[0].name not in ("binary_crossentropy",):
+        return 0.0
+    target = next((t for t in history.last_tensors if t.role == "target"), None)
+    mean = history.target_mean(target.name) if target is not None else None
+    if target is None or target.integral or mean is None or not 0 < mean < 1 or target.min < 0 or target.max > 1:
+        return 0.0
+    entropy = -(mean * math.log(mean) + (1 - mean) * math.log(1 - mean))
+    return max(0.0, entropy - target.std ** 2 / (2 * mean * (1 - mean)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from tensorboard_plugin_scram.checks import _losses
 from tensorboard_plugin_scram.checks._metrics import accuracy_key, all_finite
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
@@ -30,22 +32,32 @@ class AccuracyAtChance(Check):
     diagnostics (learning rate, normalisation, output activation).
 
     ## Rule
-    From epoch `min_epochs`, fires while training accuracy is at most chance plus
-    `margin` x (1 - chance). AUTOTRAINER's slow-convergence rule looks at similar numbers
-    (accuracy below 0.6 with gains under 0.01); measuring against chance also works for
-    many classes and for imbalanced binary data.
+    From epoch `min_epochs` and `min_steps` optimizer steps on (an epoch of a tiny data
+    set or a full batch is one step), fires while training accuracy is at most chance
+    plus `margin` x (1 - chance) and the run is not still climbing: over the last epochs
+    spanning at least `window_steps` steps, accuracy rose by less than `min_gain` and the
+    loss fell by less than `min_loss_drop` (relative). Chance is 1/k for k classes, or
+    the share of the most common class when SCRAM counted the labels (binary or
+    imbalanced data). A loss near zero (at most `tiny_loss` x ln k) with accuracy at
+    chance is reported at once, with high confidence: the loss and the labels disagree,
+    e.g. labels with fractions under a sparse categorical loss, which casts them to class
+    0. AUTOTRAINER's slow-convergence rule looks at similar numbers (accuracy below 0.6
+    with gains under 0.01); measuring against chance also works for many classes and for
+    imbalanced binary data.
     """
 
     id = "accuracy_at_chance"
     title = "Accuracy at chance level"
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
-    thresholds = {"min_epochs": 3, "margin": 0.1}
+    thresholds = {"min_epochs": 3, "margin": 0.1, "min_steps": 100, "window_steps": 50, "min_gain": 0.02,
+                  "min_loss_drop": 0.02, "tiny_loss": 0.05}
 
     def on_epoch(self, obs: EpochObservation, history: History) -> Findings:
         key = accuracy_key(obs.logs)
-        chance = _chance(history)
-        if key is None or chance is None or not all_finite(obs.logs.get("loss")):
+        classes, chance = _losses.class_count(history.run), _chance(history)
+        loss = obs.logs.get("loss")
+        if key is None or chance is None or not all_finite(loss, obs.logs.get(key)):
             return None  # a NaN loss is nan_loss's to report, not a learning problem
         if len(history.epochs) < self.threshold("min_epochs"):
             return None
@@ -53,26 +65,80 @@ class AccuracyAtChance(Check):
         limit = chance + self.threshold("margin") * (1 - chance)
         if accuracy > limit:
             return []
+        if loss <= self.threshold("tiny_loss") * math.log(classes):
+            return [self._mismatch_finding(accuracy, chance, loss, history)]
+        if obs.step + 1 < self.threshold("min_steps"):
+            return None
+        climbing = self._climbing(history, key)
+        if climbing is None:
+            return None
+        if climbing:
+            return []
         return [Finding(
             title=self.title,
-            explanation=(f"After {len(history.epochs)} epochs the training accuracy is {accuracy:.3g}, about what "
-                         f"guessing scores ({chance:.3g}). The model has likely learned nothing yet: the labels may "
-                         "not match the inputs, or the learning rate, input scaling or output layer may be off."),
+            explanation=(f"After {len(history.epochs)} epochs ({obs.step + 1} optimizer steps) the training "
+                         f"accuracy is {accuracy:.3g}, about what guessing scores ({chance:.3g}), and it has not "
+                         "risen lately. The model has likely learned nothing: the labels may not match the inputs, "
+                         "or the learning rate, input scaling or output layer may be off."),
             suggestion="Check that inputs and labels are shuffled together and match; then look at the learning "
                        "rate, the input scaling and the output activation.",
             snippet=("order = np.random.default_rng(0).permutation(len(x_train))\n"
                      "x_train, y_train = x_train[order], y_train[order]  # shuffle together, never separately"),
-            evidence={"accuracy": accuracy, "chance": chance, "limit": limit, "epochs": len(history.epochs)},
+            evidence={"accuracy": accuracy, "chance": chance, "limit": limit, "epochs": len(history.epochs),
+                      "steps": obs.step + 1},
             location=history.run.fit_location,
         )]
 
+    def _climbing(self, history: History, key: str) -> bool | None:
+        """Whether accuracy or loss still improve over the last epochs spanning `window_steps` steps."""
+        steps, spanned, window = history.epoch_steps(), 0, 0
+        while window < len(steps) and (window < 2 or spanned < self.threshold("window_steps")):
+            window += 1
+            spanned += steps[-window]
+        recent = history.epochs[-window:]
+        accuracies = [e.logs.get(key) for e in recent]
+        losses = [e.logs.get("loss") for e in recent]
+        if window < 2 or not all_finite(*accuracies, *losses):
+            return None
+        gained = accuracies[-1] - min(accuracies[:-1]) >= self.threshold("min_gain")
+        dropped = losses[-1] <= max(losses[:-1]) * (1 - self.threshold("min_loss_drop"))
+        return gained or dropped
+
+    def _mismatch_finding(self, accuracy: float, chance: float, loss: float, history: History) -> Finding:
+        run = history.run
+        sparse = bool(run.losses) and run.losses[0].name in _losses.SPARSE
+        cause = ("Under sparse_categorical_crossentropy, labels with fractions (e.g. 0.3 or 0.7) are silently "
+                 "cast to whole class ids, mostly class 0, so the loss learns a trivial target while accuracy "
+                 "compares with the real labels." if sparse else
+                 "The labels are likely not what the loss expects (their encoding, range or shape).")
+        return Finding(
+            title="Loss near zero but accuracy at chance",
+            explanation=(f"The training loss is {loss:.3g}, near zero, yet the training accuracy is {accuracy:.3g}, "
+                         f"about what guessing scores ({chance:.3g}). The loss and the accuracy cannot both be "
+                         f"right: the labels and the loss likely do not match. {cause}"),
+            suggestion=("Check the labels' values and type: integer class ids 0..k-1 for a sparse categorical "
+                        "loss, one-hot rows for categorical cross-entropy, 0/1 for binary cross-entropy; "
+                        "continuous targets need a regression loss."),
+            snippet=("import numpy as np\n"
+                     "print(y_train.dtype, np.unique(y_train)[:10])  # expect whole class ids 0..k-1\n"
+                     "y_train = y_train.astype(\"int64\")  # only if they are class ids stored as floats"),
+            evidence={"loss": loss, "accuracy": accuracy, "chance": chance,
+                      "tiny_loss": self.threshold("tiny_loss")},
+            confidence=Confidence.HIGH,
+            location=run.compile_location or run.fit_location,
+        )
+
 
 def _chance(history: History) -> float | None:
+    """What always answering the most common class scores: 1/k, or more on imbalanced labels."""
     classes = _losses.class_count(history.run)
     if classes is None:
         return None
-    if classes == 2:
-        labels = [t for t in history.last_tensors if t.role == "target"]
-        share = history.target_mean(labels[0].name) if labels and labels[0].max <= 1 else None
+    labels = next((t for t in history.last_tensors if t.role == "target"), None)
+    counts = history.label_counts(labels.name) if labels is not None else ()
+    if counts and sum(counts):
+        return max(1 / classes, max(counts) / sum(counts))
+    if classes == 2 and labels is not None and labels.max <= 1:
+        share = history.target_mean(labels.name)
         return max(share, 1 - share) if share is not None else 0.5
     return 1 / classes

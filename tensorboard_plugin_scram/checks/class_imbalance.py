@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tensorboard_plugin_scram.checks import _losses
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.observations import BatchObservation
+from tensorboard_plugin_scram.observations import BatchObservation, RunInfo
 
 
 class ClassImbalance(Check):
@@ -38,7 +40,10 @@ class ClassImbalance(Check):
     many classes a 90% majority is an even stronger skew. Labels are counted for class
     ids 0..63 (and one-hot rows of up to 64 columns), and only under a classification loss
     (cross-entropy): integer regression targets are not classes; soft or multi-hot labels
-    are not counted.
+    are not counted. When the program already handles the imbalance (`class_weight` or
+    `sample_weight` given to `fit()`, or a metric that sees past the majority class
+    tracked: AUC, precision, recall, F1, true/false positives), the finding is info, not
+    a warning, and says what SCRAM saw.
     """
 
     id = "class_imbalance"
@@ -48,44 +53,62 @@ class ClassImbalance(Check):
     thresholds = {"majority_share": 0.9, "min_labels": 500}
     batch_needs = frozenset({"tensors"})
 
-    def __init__(self, **thresholds: float) -> None:
-        super().__init__(**thresholds)
-        self._counts: list[int] = []
-
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         if not any(_losses.is_classification(loss) for loss in history.run.losses):
             return None  # integer regression targets (counts) are not classes
         labels = next((t for t in obs.tensors or () if t.role == "target" and t.class_counts), None)
         if labels is None:
             return None
-        self._add(labels.class_counts)
-        seen = sum(self._counts)
+        counts = history.label_counts(labels.name)
+        seen = sum(counts)
         if seen < self.threshold("min_labels"):
             return None
-        major_class = max(range(len(self._counts)), key=self._counts.__getitem__)
-        majority = self._counts[major_class] / seen
+        major_class = max(range(len(counts)), key=counts.__getitem__)
+        majority = counts[major_class] / seen
         if majority < self.threshold("majority_share"):
             return []
+        handled = _handling(history.run, obs.logs)
+        evidence = {"majority_class": major_class, "majority_share": majority, "labels_seen": seen,
+                    "classes_seen": sum(1 for c in counts if c), "threshold": self.threshold("majority_share"),
+                    "handled_by": handled}
+        seen_text = (f"{majority:.0%} of the {seen} labels seen so far are class {major_class}. A model that always "
+                     f"answers {major_class} would score {majority:.0%} accuracy")
+        if handled:
+            return [Finding(
+                title=self.title,
+                explanation=(f"{seen_text}. The program already handles this ({', '.join(handled)}), so this is "
+                             "only a reminder: judge the model by those, not by accuracy."),
+                suggestion="Nothing to change; compare the model's precision and recall on the rare class with a "
+                           "baseline that always answers the majority class.",
+                snippet="model.compile(..., metrics=[keras.metrics.AUC(), keras.metrics.Recall()])",
+                evidence=evidence,
+                severity=Severity.INFO,
+                key=labels.name,
+                location=history.run.fit_location,
+            )]
         return [Finding(
             title=self.title,
-            explanation=(f"{majority:.0%} of the {seen} labels seen so far are class {major_class}. "
-                         f"A model that always answers {major_class} would score {majority:.0%} accuracy, so "
-                         "accuracy is likely misleading here."),
+            explanation=f"{seen_text}, so accuracy is likely misleading here.",
             suggestion="Weight the rare class more (class_weight), resample the data, and judge the model by "
                        "precision, recall or AUC rather than accuracy.",
             snippet=("counts = np.bincount(y_train.astype(int))\n"
                      "class_weight = {c: len(y_train) / (len(counts) * n) for c, n in enumerate(counts)}\n"
                      "model.compile(..., metrics=[\"accuracy\", keras.metrics.Precision(), keras.metrics.Recall()])\n"
                      "model.fit(x_train, y_train, class_weight=class_weight, ...)"),
-            evidence={"majority_class": major_class, "majority_share": majority, "labels_seen": seen,
-                      "classes_seen": sum(1 for c in self._counts if c),
-                      "threshold": self.threshold("majority_share")},
+            evidence=evidence,
             key=labels.name,
             location=history.run.fit_location,
         )]
 
-    def _add(self, counts: tuple[int, ...]) -> None:
-        if len(counts) > len(self._counts):
-            self._counts.extend([0] * (len(counts) - len(self._counts)))
-        for label, count in enumerate(counts):
-            self._counts[label] += count
+
+# Metrics that see past the majority class (Keras names them after the class, lower-cased).
+_IMBALANCE_METRICS = ("auc", "precision", "recall", "f1", "fbeta", "prc", "sensitivity", "specificity",
+                      "true_positives", "false_positives", "true_negatives", "false_negatives")
+
+
+def _handling(run: RunInfo, logs: Mapping[str, float]) -> list[str]:
+    """How the program already handles imbalance: weights given to fit(), metrics tracked."""
+    handled = [name for name, used in (("class_weight", run.class_weighted), ("sample_weight", run.sample_weighted))
+               if used]
+    metrics = sorted(k for k in logs if not k.startswith("val_") and any(h in k.lower() for h in _IMBALANCE_METRICS))
+    return handled + [f"metric '{name}'" for name in metrics]

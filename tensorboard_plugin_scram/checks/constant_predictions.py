@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+from tensorboard_plugin_scram.checks._batch import binomial_tail
 from tensorboard_plugin_scram.checks._layers import StreakCheck, measured
 from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -51,10 +54,18 @@ class ConstantPredictions(StreakCheck):
     on `patience` sampled steps in a row spanning at least `min_span` training steps,
     on batches of at least `min_batch` samples,
     - classification: the most common predicted class covers at least `majority_share`
-      (0.95) of the batch. Healthy runs on 10 balanced digit classes stayed at 0.16-0.34;
-      labels all one class or dead ReLU layers gave 1.0;
-    - regression: the predictions' standard deviation across the batch is at most
-      `std_ratio` (0.01) times the targets'.
+      (0.95) of the batch, and the labels do not explain it: at the class frequencies of
+      the training labels (counted over all of them for arrays, else over the sampled
+      batches), a batch of that size would hold that share of one class with a chance
+      below `max_chance` (0.01). With 0.2% positives a batch of 32 is all negatives with
+      chance 0.94, so predicting one class there is right; with 10 balanced classes the
+      chance is about 0. Labels of one class only are reported (a labelling bug).
+      Healthy runs on 10 balanced digit classes stayed at 0.16-0.34; labels all one
+      class or dead ReLU layers gave 1.0;
+    - regression, and classification losses on continuous targets (ratings scaled to
+      [0, 1] under binary cross-entropy are values, not classes): the predictions'
+      standard deviation across the batch is at most `std_ratio` (0.01) times the
+      targets'.
     The span is there for models that are slow to leave their starting plateau: in
     SCRAM's healthy sweep (`python -m bench sweep`), binary text models (Embedding with
     LSTM or Conv1D) and a sigmoid MLP on digits predicted one class for 95-100% of the
@@ -69,7 +80,7 @@ class ConstantPredictions(StreakCheck):
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
     thresholds = {"majority_share": 0.95, "std_ratio": 0.01, "warmup_steps": 20, "patience": 2, "min_span": 100,
-                  "min_batch": 16}
+                  "min_batch": 16, "max_chance": 0.01}
     batch_needs = frozenset({"model"})
 
     def __init__(self, **thresholds: float) -> None:
@@ -84,15 +95,17 @@ class ConstantPredictions(StreakCheck):
         if predictions.count < self.threshold("min_batch"):
             return None
         target = next((t for t in history.last_tensors if t.role == "target"), None)
-        constant = self._constant(predictions, target)
+        by_class = predictions.majority_share is not None and (target is None or target.integral)
+        constant = self._constant_class(predictions, target, history) if by_class else \
+            self._constant_value(predictions, target)
         if constant is None:
             return None
         self._last_step = obs.step
         streak = self._streaks.update([""] if constant else [], obs.step).get("", 0)
         if not constant or streak < self.threshold("patience") or self._span(obs.step) < self.threshold("min_span"):
             return []
-        if predictions.majority_share is not None:
-            return [self._class_finding(predictions, target, obs)]
+        if by_class:
+            return [self._class_finding(predictions, target, obs, history)]
         return [self._regression_finding(predictions, target, obs)]
 
     def suspects(self) -> bool:
@@ -107,16 +120,30 @@ class ConstantPredictions(StreakCheck):
     def _held(self, obs: BatchObservation) -> str:
         return f"on every sampled step from step {self._streaks.since('')} to step {obs.step}"
 
-    def _constant(self, predictions: PredictionStats, target: TensorStats | None) -> bool | None:
-        if predictions.majority_share is not None:
-            return predictions.majority_share >= self.threshold("majority_share")
+    def _constant_class(self, predictions: PredictionStats, target: TensorStats | None,
+                        history: History) -> bool:
+        share = predictions.majority_share
+        if share < self.threshold("majority_share"):
+            return False
+        frequencies = [f for f in history.class_frequencies(target.name)[0] if f > 0] if target is not None else []
+        if len(frequencies) < 2:
+            return True  # labels of one class (or not counted): nothing explains one answer
+        # How often a batch of this size holds that share of the most common class by itself.
+        hits = math.ceil(share * predictions.count - 1e-9)
+        return binomial_tail(predictions.count, max(frequencies), hits) < self.threshold("max_chance")
+
+    def _constant_value(self, predictions: PredictionStats, target: TensorStats | None) -> bool | None:
         if target is None or target.feature_std <= 0:
             return None  # constant targets: a constant prediction is right
         return predictions.std <= self.threshold("std_ratio") * target.feature_std
 
     def _class_finding(self, predictions: PredictionStats, target: TensorStats | None,
-                       obs: BatchObservation) -> Finding:
+                       obs: BatchObservation, history: History) -> Finding:
         share = predictions.majority_share
+        frequencies = history.class_frequencies(target.name)[0] if target is not None else []
+        label_share = max(frequencies) if frequencies else None
+        labels_text = (f" The most common label makes up only {label_share:.0%} of the labels, so the labels do "
+                       "not explain it." if label_share is not None and label_share < 1 else "")
         one_label = target is not None and target.std == 0
         if one_label:
             cause = (f"The labels of the batch are all the same too ({target.min:g}): the training data likely "
@@ -128,13 +155,14 @@ class ConstantPredictions(StreakCheck):
             title=self.title,
             explanation=(f"The model predicted the same class for {share:.0%} of the {predictions.count} samples "
                          f"of the batch ({predictions.predicted_classes} distinct class(es) predicted), "
-                         f"{self._held(obs)}. It has likely collapsed to one answer and ignores its input. "
-                         f"{cause}"),
+                         f"{self._held(obs)}. It has likely collapsed to one answer and ignores its input."
+                         f"{labels_text} {cause}"),
             suggestion=("Check that every class is present in the labels; balance the classes with "
                         "`class_weight=`; check the learning rate and the hidden layers (dead ReLU)."),
             snippet=_ONE_LABEL_SNIPPET if one_label else _CLASS_SNIPPET,
             evidence={"majority_share": share, "predicted_classes": predictions.predicted_classes,
-                      "batch": predictions.count, "majority_share_limit": self.threshold("majority_share")},
+                      "batch": predictions.count, "majority_share_limit": self.threshold("majority_share"),
+                      "label_majority_share": label_share},
             confidence=Confidence.HIGH if predictions.predicted_classes == 1 else Confidence.MEDIUM,
         )
 

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from tensorboard_plugin_scram.checks._batch import at_least_chance, samples, single_label_chance
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.observations import BatchObservation
+from tensorboard_plugin_scram.observations import BatchObservation, RunInfo, TensorStats
+
+_DATASET_SNIPPET = """\
+ds = tf.data.Dataset.from_tensor_slices((x_train, y_train))
+ds = ds.shuffle(len(x_train), reshuffle_each_iteration=True).batch(32)"""
+
+_ARRAYS_SNIPPET = "model.fit(x_train, y_train, shuffle=True, ...)  # Keras' default; or drop shuffle=False"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    """What one sampled batch's labels looked like."""
+
+    single: bool  # one label value only
+    samples: int
+    label: float  # the majority class, or the mean label: tells batches apart
+    class_counts: tuple[int, ...]
 
 
 class DataNotShuffled(Check):
@@ -30,46 +49,99 @@ class DataNotShuffled(Check):
     ```
 
     ## Rule
-    Over the first `window` sampled batches, fires when at least `single_share` of them
-    hold one label value only (every label column constant within the batch) and at
-    least two batches differ. A shuffled batch of 32 from 2 or more balanced classes is
-    almost never single-class, so this rarely misfires; batches of 1 are skipped.
+    Over the first `window` sampled batches of at least 2 samples (batches of one sample
+    hold one label necessarily and are skipped), counts the batches that hold one label
+    value only (one class, or every label column constant). It fires when at least
+    `single_share` of them do, at least two batches differ, and a random order would
+    give that many so rarely that the chance is at most `max_chance`. The chance comes
+    from a binomial null model: at the class frequencies seen in those batches, a random
+    batch of n samples holds a single class with chance sum over classes of p^n
+    (0.99^64 = 0.53 for 99:1 labels at batch size 64, so half the batches of shuffled,
+    heavily imbalanced data hold one class; 10 x 0.1^32, about 0, for 10 balanced
+    classes). Labels SCRAM cannot count as classes (regression targets, multi-hot rows)
+    are compared with a chance of zero.
     """
 
     id = "data_not_shuffled"
     title = "Training data not shuffled"
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
-    thresholds = {"window": 10, "single_share": 0.5}
+    thresholds = {"window": 10, "single_share": 0.5, "max_chance": 1e-4}
     batch_needs = frozenset({"tensors"})
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)
-        self._batches: list[tuple[bool, float]] = []
+        self._batches: list[_Batch] = []
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
-        labels = [t for t in obs.tensors or () if t.role == "target" and t.count > 1]
-        if not labels or len(self._batches) >= self.threshold("window"):
+        if len(self._batches) >= self.threshold("window"):
             return None
-        label = labels[0]
-        self._batches.append((label.feature_std <= 1e-6, label.mean))
+        label = next((t for t in obs.tensors or () if t.role == "target"), None)
+        size = samples(label, history.run, obs.tensors) if label is not None else None
+        if size is None or size < 2:
+            return None
+        self._batches.append(_describe(label, size))
         if len(self._batches) < self.threshold("window"):
             return None
-        single = sum(1 for is_single, _ in self._batches if is_single) / len(self._batches)
-        varied = len({round(mean, 6) for _, mean in self._batches}) > 1
-        if single < self.threshold("single_share") or not varied:
+        singles = sum(1 for batch in self._batches if batch.single)
+        chances = _single_label_chances(self._batches)
+        chance = at_least_chance(chances, singles)
+        varied = len({batch.label for batch in self._batches}) > 1
+        if singles < self.threshold("single_share") * len(self._batches) or not varied \
+                or chance > self.threshold("max_chance"):
             return []
-        return [Finding(
+        return [self._finding(label.name, singles, chances, chance, history.run)]
+
+    def _finding(self, name: str, singles: int, chances: list[float], chance: float, run: RunInfo) -> Finding:
+        batches = len(self._batches)
+        expected = sum(chances) / len(chances)
+        sizes = sorted({batch.samples for batch in self._batches})
+        from_dataset = run.batch_size is None
+        return Finding(
             title=self.title,
-            explanation=(f"{single:.0%} of the first {len(self._batches)} training batches hold a single label "
-                         "value, and the label changes from batch to batch: the data likely reach the model "
+            explanation=(f"{singles} of the first {batches} training batches ({singles / batches:.0%}, batches of "
+                         f"{_sizes(sizes)} samples) hold a single label value, and the label changes from batch to "
+                         f"batch. In a random order about {expected:.0%} would, given how often each label occurs "
+                         f"(chance of seeing {singles} or more: {chance:.1e}). The data likely reach the model "
                          "sorted, so each batch pulls it towards one class."),
-            suggestion="Shuffle the training data: `dataset.shuffle(buffer)` for tf.data (buffer as large as the "
-                       "data set if it fits), or shuffle=True in fit().",
-            snippet="ds = tf.data.Dataset.from_tensor_slices((x_train, y_train))\n"
-                    "ds = ds.shuffle(len(x_train), reshuffle_each_iteration=True).batch(32)",
-            evidence={"single_label_share": single, "batches": len(self._batches),
-                      "threshold": self.threshold("single_share")},
-            key=label.name,
-            location=history.run.fit_location,
-        )]
+            suggestion=("Shuffle the data set before batching it (`dataset.shuffle(buffer)`, the buffer as large as "
+                        "the data set if it fits)." if from_dataset else
+                        "Let fit() shuffle the arrays (shuffle=True, its default), or shuffle them once yourself."),
+            snippet=_DATASET_SNIPPET if from_dataset else _ARRAYS_SNIPPET,
+            evidence={"single_label_batches": singles, "batches": batches, "single_label_share": singles / batches,
+                      "expected_share": expected, "chance": chance, "batch_sizes": sizes,
+                      "threshold": self.threshold("single_share"), "max_chance": self.threshold("max_chance")},
+            key=name,
+            location=run.fit_location,
+        )
+
+
+def _describe(label: TensorStats, size: int) -> _Batch:
+    if label.class_counts:
+        present = [c for c, count in enumerate(label.class_counts) if count]
+        majority = max(present, key=label.class_counts.__getitem__)
+        return _Batch(len(present) == 1, size, float(majority), label.class_counts)
+    return _Batch(label.feature_std <= 1e-6, size, round(label.mean, 6), ())
+
+
+def _single_label_chances(batches: list[_Batch]) -> list[float]:
+    """Per batch, the chance that a random batch of its size holds one class, at the pooled class frequencies.
+
+    Pooled over the same sorted batches, the frequencies lean towards the classes seen,
+    which makes single-class batches look likelier: the test errs on the quiet side.
+    Without class counts the chance is taken as zero (see the rule).
+    """
+    totals: list[int] = []
+    for batch in batches:
+        totals.extend([0] * (len(batch.class_counts) - len(totals)))
+        for label, count in enumerate(batch.class_counts):
+            totals[label] += count
+    seen = sum(totals)
+    if not seen:
+        return [0.0] * len(batches)
+    frequencies = [count / seen for count in totals]
+    return [single_label_chance(frequencies, batch.samples) if batch.class_counts else 0.0 for batch in batches]
+
+
+def _sizes(sizes: list[int]) -> str:
+    return str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"

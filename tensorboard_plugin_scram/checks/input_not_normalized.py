@@ -5,7 +5,7 @@ from __future__ import annotations
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.observations import BatchObservation, TensorStats
+from tensorboard_plugin_scram.observations import BatchObservation, RunInfo, TensorStats
 
 
 class InputNotNormalized(Check):
@@ -34,11 +34,21 @@ class InputNotNormalized(Check):
     ## Rule
     The paper's literal rule ("values outside [-1, 1]") fires on every standardised
     (z-scored) input, a known false alarm of it and its successor. This check accepts an
-    input that is *scaled* (all values within +-`scaled_limit`) or *standardised*
+    input that is *scaled* (all values within +-`scaled_limit`), *standardised*
     (mean within +-`mean_tolerance` and standard deviation within [`std_low`, `std_high`],
-    over the whole batch or on average per feature, so z-scored outliers are fine). It
-    fires only when neither holds and some value's magnitude exceeds `raw_limit`.
-    Integer token ids that feed an Embedding layer are not features and are skipped.
+    over the whole batch or on average per feature, so z-scored outliers are fine) or
+    *of about unit scale* (all values within +-`small_limit` and a standard deviation of
+    at most `small_std`: ratings from 1 to 5, small counts). It fires only when none holds
+    and some value's magnitude exceeds `raw_limit`. Skipped: integer token ids that feed
+    an Embedding layer, and inputs the model scales itself (a `Rescaling` or
+    `Normalization` layer first, possibly inside a nested preprocessing model), which
+    scaling again would scale twice. An input once reported stays reported (one
+    diagnostic) until a sampled batch of it is scaled or standardised.
+    The advice tells pixels from table columns: values from 0 to at most 255 in an
+    input shaped like images (height, width, channels), or in a long flat vector whose
+    features share one range (per-feature spread at least `pixel_spread` of the whole
+    spread), are divided by 255; the columns of a table (ages, heart rates) are
+    standardised each on its own.
     """
 
     id = "input_not_normalized"
@@ -51,22 +61,43 @@ class InputNotNormalized(Check):
         "std_low": 0.2,
         "std_high": 5.0,
         "raw_limit": 5.0,
+        "small_limit": 10.0,
+        "small_std": 2.0,
+        "pixel_spread": 0.5,
     }
     batch_needs = frozenset({"tensors"})
+
+    def __init__(self, **thresholds: float) -> None:
+        super().__init__(**thresholds)
+        self._reported: dict[str, Finding] = {}
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         inputs = obs.inputs()
         if not inputs:
             return None
-        location = history.run.fit_location
-        return [self._finding(t, location) for t in inputs if not t.feeds_embedding and self._is_raw(t)]
+        run = history.run
+        judged = [t for t in inputs if not t.feeds_embedding and not _scaled_in_model(t.name, run.scaled_inputs)]
+        findings = []
+        for t in judged:
+            if t.name in self._reported and not self._is_fine(t):
+                findings.append(self._reported[t.name])  # the same episode: a batch near a limit ends nothing
+            elif self._is_raw(t):
+                self._reported[t.name] = self._finding(t, run)
+                findings.append(self._reported[t.name])
+            else:
+                self._reported.pop(t.name, None)
+        return findings
 
     def _is_raw(self, t: TensorStats) -> bool:
         if t.count == t.nonfinite:
             return False
         magnitude = max(abs(t.min), abs(t.max))
-        scaled = magnitude <= self.threshold("scaled_limit")
-        return not scaled and not self._is_standardized(t) and magnitude > self.threshold("raw_limit")
+        small = magnitude <= self.threshold("small_limit") and max(t.std, t.feature_std) <= self.threshold("small_std")
+        return not small and not self._is_fine(t) and magnitude > self.threshold("raw_limit")
+
+    def _is_fine(self, t: TensorStats) -> bool:
+        """Scaled or standardised: what ends an episode of this input."""
+        return max(abs(t.min), abs(t.max)) <= self.threshold("scaled_limit") or self._is_standardized(t)
 
     def _is_standardized(self, t: TensorStats) -> bool:
         tolerance, low, high = (self.threshold(n) for n in ("mean_tolerance", "std_low", "std_high"))
@@ -74,10 +105,10 @@ class InputNotNormalized(Check):
         per_feature = t.feature_mean_abs <= tolerance and low <= t.feature_std <= high
         return whole or per_feature
 
-    def _finding(self, t: TensorStats, location: str | None) -> Finding:
+    def _finding(self, t: TensorStats, run: RunInfo) -> Finding:
         which = "The input" if t.name == "x" else f"The input '{t.name}'"
         observed = f"values from {t.min:g} to {t.max:g} (mean {t.mean:.3g}, standard deviation {t.std:.3g})"
-        suggestion, snippet = _fix(t)
+        suggestion, snippet = _fix(t, self._looks_like_pixels(t, run), self._one_range(t, run))
         return Finding(
             title=self.title,
             explanation=(
@@ -93,35 +124,63 @@ class InputNotNormalized(Check):
                 "max": t.max,
                 "mean": t.mean,
                 "std": t.std,
+                "feature_std": t.feature_std,
                 "raw_limit": self.threshold("raw_limit"),
                 "scaled_limit": self.threshold("scaled_limit"),
             },
             confidence=Confidence.HIGH if max(abs(t.min), abs(t.max)) > 50 else Confidence.MEDIUM,
             key=t.name,
-            location=location,
+            location=run.fit_location,
         )
 
+    def _looks_like_pixels(self, t: TensorStats, run: RunInfo) -> bool:
+        """0..255 in an image-shaped input, or in a flat vector of 64 values or more that share one range."""
+        return t.min >= 0 and 50 < t.max <= 255 and self._one_range(t, run)
 
-def _fix(t: TensorStats) -> tuple[str, str]:
-    """The suggestion and snippet that fit the observed range."""
-    if t.min >= 0 and 50 < t.max <= 255:
+    def _one_range(self, t: TensorStats, run: RunInfo) -> bool:
+        """An image-shaped input, or a flat vector of 64 values or more whose features share one range
+        (flattened images such as scikit-learn's 8x8 digits): one division scales them all."""
+        if t.name in run.image_inputs:
+            return True
+        shares_range = t.feature_std >= self.threshold("pixel_spread") * t.std
+        size = run.input_sizes.get(t.name)  # unknown for a subclassed model: the spread alone decides
+        return shares_range and (size is None or size >= 64)
+
+
+def _scaled_in_model(name: str, scaled_inputs: tuple[str, ...]) -> bool:
+    return name in scaled_inputs or "*" in scaled_inputs
+
+
+_STANDARDISE_SNIPPET = (
+    "normalizer = keras.layers.Normalization()   # one mean and deviation per column\n"
+    "normalizer.adapt(x_train)\n"
+    "model = keras.Sequential([keras.Input(shape=x_train.shape[1:]), normalizer, ...])\n"
+    "# or: from sklearn.preprocessing import StandardScaler\n"
+    "#     scaler = StandardScaler().fit(x_train)\n"
+    "#     x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)"
+)
+
+
+def _fix(t: TensorStats, pixels: bool, one_range: bool) -> tuple[str, str]:
+    """The suggestion and snippet that fit the observed range and the input's shape."""
+    if pixels:
         return (
             "These look like image pixels from 0 to 255: divide by 255 so they lie in [0, 1], "
-            "and do the same to the validation and test data.",
+            "and do the same to the validation and test data (or put keras.layers.Rescaling(1 / 255) "
+            "first in the model).",
             "x_train = x_train.astype('float32') / 255.0\nx_test = x_test.astype('float32') / 255.0",
         )
-    if t.min >= 0:
+    if one_range and t.min >= 0:
         return (
-            f"Scale the inputs to [0, 1] by dividing by their maximum ({t.max:g}), or "
-            "standardise them with a Normalization layer adapted to the training data; "
-            "apply the same scaling to validation and test data.",
+            f"The features share one range: scale them to [0, 1] by dividing by its maximum ({t.max:g}), "
+            "and apply the same "
+            "scaling to validation and test data.",
             f"x_train = x_train.astype('float32') / {t.max:g}\nx_test = x_test.astype('float32') / {t.max:g}",
         )
     return (
-        "Standardise each feature (subtract its mean, divide by its standard deviation), "
-        "for example with a Normalization layer adapted to the training data, which then "
-        "applies the same scaling to validation and test data.",
-        "normalizer = keras.layers.Normalization()\n"
-        "normalizer.adapt(x_train)\n"
-        "model = keras.Sequential([keras.Input(shape=x_train.shape[1:]), normalizer, ...])",
+        "Standardise each feature on its own (subtract its mean, divide by its standard deviation): "
+        "columns on different scales (ages, prices, counts) need one scaling each. A Normalization "
+        "layer adapted to the training data does it inside the model, so validation and test data "
+        "get the same scaling.",
+        _STANDARDISE_SNIPPET,
     )

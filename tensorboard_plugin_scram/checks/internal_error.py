@@ -1,9 +1,10 @@
-"""scram_internal_error: SCRAM itself failed; training went on."""
+"""scram_internal_error: SCRAM itself failed; training went on. internals_not_measured: it cannot look inside."""
 
 from __future__ import annotations
 
-from tensorboard_plugin_scram.checks.base import Check, Finding
+from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
+from tensorboard_plugin_scram.observations import RunInfo
 
 
 class InternalError(Check):
@@ -43,3 +44,55 @@ class InternalError(Check):
             evidence={"where": where, "exception": type(error).__name__, "message": str(error)[:500]},
             key=where,
         )
+
+
+class InternalsNotMeasured(Check):
+    """## What it does
+    Says, once before training, that SCRAM cannot look inside this model: it overrides
+    `train_step()` and has no `call()` (common in generative examples: a VAE, a GAN), so
+    there is no forward pass SCRAM could run on a sample of the data.
+
+    ## Why is this bad?
+    It is not a problem with your model. It means the checks of the model's internals
+    (`vanishing_gradients`, `exploding_gradients`, `dead_relu`, `saturated_activations`,
+    `weights_not_updating`, `update_ratio_unusual`, `constant_predictions`) stay silent
+    for this run; the checks of the loss, the metrics and the input data still run.
+
+    ## Example
+    ```python
+    class VAE(keras.Model):
+        def train_step(self, data):       # its own loss and update, and no call()
+            ...
+    ```
+
+    ## Fix
+    Nothing is required. To have the internals checked, give the model a `call()` that
+    runs the forward pass its `train_step` uses:
+    ```python
+    def call(self, inputs):
+        return self.decoder(self.encoder(inputs))
+    ```
+
+    ## Rule
+    Reported as info when the model's class defines `train_step` and inherits Keras'
+    `Model.call`, which only raises `NotImplementedError`.
+    """
+
+    id = "internals_not_measured"
+    title = "Model internals not measured"
+    severity = Severity.INFO
+    confidence = Confidence.HIGH
+
+    def on_train_begin(self, run: RunInfo) -> Findings:
+        if not run.internals_unmeasured:
+            return []
+        return [Finding(
+            title=self.title,
+            explanation=(f"{run.internals_unmeasured}. The checks of the loss, the metrics and the input data "
+                         "still run; those of gradients, activations, weight updates and predictions stay silent "
+                         "for this run."),
+            suggestion="Nothing to change for training. To have the internals checked, give the model a call() "
+                       "that runs the forward pass its train_step uses.",
+            snippet="def call(self, inputs):\n    return self.decoder(self.encoder(inputs))  # your forward pass",
+            evidence={"reason": run.internals_unmeasured},
+        )]

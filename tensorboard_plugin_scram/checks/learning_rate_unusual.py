@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -32,8 +34,9 @@ class LearningRateUnusual(Check):
     Fires when the learning rate is more than `factor` times above the top of the usual
     range, or `factor` times below its bottom. Usual ranges: Adam, AdamW, Nadam, RMSprop
     [1e-5, 1e-2]; SGD [1e-4, 1]; Adagrad [1e-4, 0.1]; Lion [1e-6, 1e-3]. The default
-    `factor` of 1 flags anything outside the range; optimizers it does not know are
-    skipped. A schedule is judged by its peak over its first 100,000 steps, not by its
+    `factor` of 1 flags anything outside the range; a rate within float32 rounding of
+    a bound (a relative 1e-4: `SGD(1e-4)` stores 9.99999975e-05) is on it, not outside;
+    optimizers it does not know are skipped. A schedule is judged by its peak over its first 100,000 steps, not by its
     value at the start: a warm-up begins at or near 0 (a cosine schedule with warm-up
     fired at step 0 in SCRAM's sweep of healthy setups before this rule), and a decay
     ends near 0, both on purpose. For the same reason, a rate that a callback changes
@@ -49,7 +52,9 @@ class LearningRateUnusual(Check):
 
     def on_train_begin(self, run: RunInfo) -> Findings:
         peak = run.peak_learning_rate
-        return self._judge(run, peak if peak is not None else run.learning_rate, peak != run.learning_rate)
+        if peak is None:  # the schedule could not be read: judge the current rate
+            return self._judge(run, run.learning_rate)
+        return self._judge(run, peak, scheduled=peak != run.learning_rate)
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)
@@ -68,11 +73,12 @@ class LearningRateUnusual(Check):
             return None
         low, high, suggested = usual
         factor = self.threshold("factor")
-        if lr <= high * factor and (lr >= low / factor or not low_side):
+        above = _beyond(lr, high * factor, above=True)
+        if not above and (not low_side or not _beyond(lr, low / factor, above=False)):
             return []
         self._reported = True
-        direction = "above" if lr > high else "below"
-        effect = ("could make the loss blow up to NaN" if lr > high
+        direction = "above" if above else "below"
+        effect = ("could make the loss blow up to NaN" if above
                   else "could make training so slow that it looks stuck")
         far = lr > 100 * high or lr < low / 100
         return [Finding(
@@ -86,3 +92,17 @@ class LearningRateUnusual(Check):
             confidence=Confidence.HIGH if far else Confidence.MEDIUM,
             location=run.compile_location,
         )]
+
+
+# Learning rates are stored in float32: 1e-4 becomes 9.99999975e-05. A rate within this
+# relative distance of a bound is on it, not beyond it; one farther away differs from the
+# bound within the 6 significant digits `:g` prints, so it never reads as the bound.
+_REL_TOLERANCE = 1e-4
+
+
+def _beyond(lr: float, bound: float, above: bool) -> bool:
+    """Whether `lr` lies beyond `bound` (above or below it) by more than float32 rounding."""
+    if math.isclose(lr, bound, rel_tol=_REL_TOLERANCE):
+        return False
+    return lr > bound if above else lr < bound
+

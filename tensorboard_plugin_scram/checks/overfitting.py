@@ -46,17 +46,23 @@ class Overfitting(Check):
     ## Rule
     Needs validation data and stays quiet without it. Fires when any of these holds:
     - the paper's rule: validation accuracy fell `patience` epochs in a row, by at least
-      `min_acc_drop` in all, while training accuracy rose over the same epochs and
-      validation loss was not at a new best;
+      `min_acc_drop` in all, while training accuracy rose at each of those epochs,
+      validation accuracy ended below training accuracy, and validation loss was not at
+      a new best;
     - validation loss rose `patience` epochs in a row, to at least `min_rise` (relative)
-      above its best value, while training loss fell over the same epochs;
+      above its best value, while training loss fell at each of those epochs and ended
+      below validation loss;
     - the gap between validation and training loss widened `patience` epochs in a row
-      and is at least `gap_ratio` times the training loss, while validation loss did not
-      improve on its best.
-    Requiring a streak and a margin keeps epoch-to-epoch noise quiet; validation loss
-    *below* training loss (normal with dropout) never counts; and validation must have
-    improved after the first epoch (if it only ever got worse, the validation data
-    likely differ from the training data: see `train_val_mismatch`).
+      and is at least `gap_ratio` times the training loss, while training loss fell at
+      each of those epochs and validation loss did not improve on its best.
+    Requiring a streak and a margin keeps epoch-to-epoch noise quiet; validation *better*
+    than training (normal with dropout) never counts; a spike where training loss rose
+    in the same epoch is instability, not memorising; and validation must have improved
+    after the first epoch (if it only ever got worse, the validation data likely differ
+    from the training data: see `train_val_mismatch`). Training and validation losses
+    are compared with each other only when they are alike: with `class_weight` or
+    `sample_weight` the training loss is weighted and the validation loss is not, so
+    then only each loss's own course counts.
     """
 
     id = "overfitting"
@@ -76,7 +82,11 @@ class Overfitting(Check):
         val, train = _series(window, "val_loss"), _series(window, "loss")
         if val is not None and train is not None:
             val_history = _finite(history.epoch_series("val_loss"))
-            reasons += [self._loss_rule(val_history, val, train), self._gap_rule(val_history, val, train)]
+            # A weighted training loss and an unweighted validation loss are not alike.
+            comparable = not (history.run.class_weighted or history.run.sample_weighted)
+            reasons.append(self._loss_rule(val_history, val, train, comparable))
+            if comparable:
+                reasons.append(self._gap_rule(val_history, val, train))
         reasons = [r for r in reasons if r]
         if not reasons:
             return []
@@ -94,15 +104,21 @@ class Overfitting(Check):
         # A drop within noise, or one while validation loss still improves, is not a sign.
         dropped = val[0] - val[-1] >= self.threshold("min_acc_drop")
         loss_improving = val_loss is not None and val_loss[-1] < min(val_loss[:-1])
-        if falling_streak(val) >= len(window) - 1 and train[-1] > train[0] and dropped and not loss_improving:
+        training_rose = rising_streak(train) >= len(window) - 1
+        below_training = val[-1] < train[-1]  # validation beating training never counts
+        if falling_streak(val) >= len(window) - 1 and training_rose and below_training and dropped \
+                and not loss_improving:
             return (f"validation accuracy fell from {val[0]:.3g} to {val[-1]:.3g} while training "
                     f"accuracy rose from {train[0]:.3g} to {train[-1]:.3g}")
         return None
 
-    def _loss_rule(self, val_history: list[float], val: list[float], train: list[float]) -> str | None:
+    def _loss_rule(self, val_history: list[float], val: list[float], train: list[float],
+                   comparable: bool) -> str | None:
         best = min(val_history)
         rose = rising_streak(val) >= len(val) - 1
-        if rose and train[-1] < train[0] and val[-1] >= best * (1 + self.threshold("min_rise")):
+        training_fell = falling_streak(train) >= len(train) - 1  # a spike with training rising is no memorising
+        above_training = val[-1] > train[-1] or not comparable
+        if rose and training_fell and above_training and val[-1] >= best * (1 + self.threshold("min_rise")):
             return (f"validation loss rose from {val[0]:.3g} to {val[-1]:.3g} (best {best:.3g}) "
                     f"while training loss fell from {train[0]:.3g} to {train[-1]:.3g}")
         return None
@@ -110,7 +126,7 @@ class Overfitting(Check):
     def _gap_rule(self, val_history: list[float], val: list[float], train: list[float]) -> str | None:
         gaps = [v - t for v, t in zip(val, train)]
         best_before = min(val_history[: -len(val) + 1] or [math.inf])
-        widening = rising_streak(gaps) >= len(gaps) - 1 and gaps[0] > 0
+        widening = rising_streak(gaps) >= len(gaps) - 1 and gaps[0] > 0 and falling_streak(train) >= len(train) - 1
         large = gaps[-1] >= self.threshold("gap_ratio") * max(train[-1], 1e-12)
         if widening and large and min(val[1:]) >= best_before:
             return (f"the gap between validation loss ({val[-1]:.3g}) and training loss "

@@ -15,7 +15,7 @@ from tensorboard_plugin_scram.checks.dead_relu import DeadRelu
 from tensorboard_plugin_scram.checks.exploding_gradients import ExplodingGradients
 from tensorboard_plugin_scram.checks.input_contains_nan import InputContainsNan
 from tensorboard_plugin_scram.checks.input_not_normalized import InputNotNormalized
-from tensorboard_plugin_scram.checks.internal_error import InternalError
+from tensorboard_plugin_scram.checks.internal_error import InternalError, InternalsNotMeasured
 from tensorboard_plugin_scram.checks.label_output_mismatch import LabelOutputMismatch
 from tensorboard_plugin_scram.checks.learning_rate_unusual import LearningRateUnusual
 from tensorboard_plugin_scram.checks.loss_diverging import LossDiverging
@@ -24,6 +24,7 @@ from tensorboard_plugin_scram.checks.loss_oscillating import LossOscillating
 from tensorboard_plugin_scram.checks.nan_loss import NanLoss
 from tensorboard_plugin_scram.checks.no_trainable_weights import NoTrainableWeights
 from tensorboard_plugin_scram.checks.output_activation_loss_mismatch import OutputActivationLossMismatch
+from tensorboard_plugin_scram.checks.output_range_mismatch import OutputRangeMismatch
 from tensorboard_plugin_scram.checks.overfitting import Overfitting
 from tensorboard_plugin_scram.checks.saturated_activations import SaturatedActivations
 from tensorboard_plugin_scram.checks.train_val_mismatch import TrainValMismatch
@@ -36,6 +37,7 @@ from tensorboard_plugin_scram.checks.weights_not_updating import WeightsNotUpdat
 BUILTIN_CHECKS: tuple[type[Check], ...] = (
     OutputActivationLossMismatch,
     LabelOutputMismatch,
+    OutputRangeMismatch,
     LearningRateUnusual,
     NoTrainableWeights,
     BatchMemoryRisk,
@@ -58,6 +60,7 @@ BUILTIN_CHECKS: tuple[type[Check], ...] = (
     WeightsNotUpdating,
     UpdateRatioUnusual,
     CannotOverfitBatch,
+    InternalsNotMeasured,
 )
 
 # Every id a diagnostic can carry, with the class that documents it.

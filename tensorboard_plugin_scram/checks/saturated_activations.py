@@ -8,6 +8,10 @@ from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
 from tensorboard_plugin_scram.observations import BatchObservation, LayerStats
 
+# Raw inputs saturate the first squashing layer: scaling them is the first fix.
+_NORMALIZE_FIRST = ("normalizer = keras.layers.Normalization()   # first, when the inputs are raw\n"
+                    "normalizer.adapt(x_train)   # then: keras.Input(...), normalizer, the layers\n")
+
 
 class SaturatedActivations(StreakCheck):
     """## What it does
@@ -64,9 +68,10 @@ class SaturatedActivations(StreakCheck):
     def _finding(self, layer: LayerStats, obs: BatchObservation, history: History) -> Finding:
         share = layer.saturated_fraction
         limits = "below 0.01 or above 0.99" if layer.activation != "tanh" else "beyond -0.98 or +0.98"
-        raw_inputs = [t.name for t in history.last_tensors if t.role == "input" and max(abs(t.min), abs(t.max)) > 5]
-        cause = (f" The input {', '.join(repr(n) for n in raw_inputs)} reaches values beyond +-5, "
-                 "which likely drives the saturation." if raw_inputs else "")
+        raw_inputs = _raw_inputs(history)
+        cause = (f" The input {', '.join(repr(n) for n in raw_inputs)} reaches values beyond +-5 (up to "
+                 f"{max(raw_inputs.values()):g}), which likely drives the saturation: scale it first."
+                 if raw_inputs else "")
         return Finding(
             title=f"Saturated {layer.activation} activations in layer '{layer.name}'",
             explanation=(
@@ -80,7 +85,8 @@ class SaturatedActivations(StreakCheck):
                 "relu-like activations in hidden layers, or put BatchNormalization before the "
                 f"{layer.activation}."
             ),
-            snippet=(layer_line(layer, activation="relu", kernel_initializer="he_normal")
+            snippet=(_NORMALIZE_FIRST if raw_inputs else "")
+            + (layer_line(layer, activation="relu", kernel_initializer="he_normal")
                      + f"\n# or keep {layer.activation}, normalising what goes into it:\n"
                      + f"keras.layers.{layer.kind}(..., activation=None),\n"
                      + "keras.layers.BatchNormalization(),\n"
@@ -90,3 +96,11 @@ class SaturatedActivations(StreakCheck):
             confidence=Confidence.HIGH if share >= self.threshold("high_share") else Confidence.MEDIUM,
             key=layer.name,
         )
+
+
+def _raw_inputs(history: History) -> dict[str, float]:
+    """Inputs the model takes unscaled with values beyond +-5, with their largest magnitude."""
+    scaled = history.run.scaled_inputs
+    return {t.name: max(abs(t.min), abs(t.max)) for t in history.last_tensors
+            if t.role == "input" and not t.feeds_embedding and t.name not in scaled and "*" not in scaled
+            and max(abs(t.min), abs(t.max)) > 5}

@@ -47,6 +47,11 @@ class TrainValMismatch(Check):
     Shuffle before splitting, and preprocess training and validation data the same way.
 
     ## Rule
+    Batch normalisation: at any of the first `epochs` epochs, while the model's
+    BatchNormalization moving averages still hold at least 5% of their starting values
+    (momentum to the power of the steps taken), validation accuracy at least `acc_gap`
+    below training accuracy (without accuracy: validation loss at least `loss_ratio`
+    times the training loss) is reported with that cause named first.
     Worse: after the first `epochs` epochs, validation accuracy is at least `acc_gap`
     below training accuracy (or, without accuracy, validation loss at least
     `loss_ratio` times the training loss), and validation loss never improved while
@@ -68,13 +73,19 @@ class TrainValMismatch(Check):
         if not all_finite(obs.logs.get("loss")):
             return None  # a NaN loss is nan_loss's to report
         done = len(history.epochs)
-        if "val_loss" not in obs.logs or done not in (self.threshold("epochs"), self.threshold("better_epochs")):
+        if "val_loss" not in obs.logs:
             return None
         window = [e.logs for e in history.epochs]
         if not all(all_finite(w.get("loss"), w.get("val_loss")) for w in window):
             return None
         acc = accuracy_key(obs.logs)
         has_acc = acc is not None and all(acc in w and f"val_{acc}" in w for w in window)
+        if done <= self.threshold("epochs") and _unsettled_share(history) >= _BN_UNSETTLED:
+            lag = self._batch_norm_lag(window, acc if has_acc else None, history)
+            if lag is not None:
+                return [lag]
+        if done not in (self.threshold("epochs"), self.threshold("better_epochs")):
+            return None
         if done == self.threshold("better_epochs"):
             return [self._better(window, acc, history)] if has_acc and self._is_better(window, acc) else []
         # Overfitting needs a phase where validation improved first; here it never did.
@@ -88,6 +99,39 @@ class TrainValMismatch(Check):
             numbers = f"validation loss {window[-1]['val_loss']:.3g} vs training {window[-1]['loss']:.3g}"
         worse = gap and never_improved
         return [self._worse(window, numbers, history)] if worse else []
+
+    def _batch_norm_lag(self, window: list, acc: str | None, history: History) -> Finding | None:
+        """Validation far behind training while BatchNormalization's moving averages still hold their start."""
+        last = window[-1]
+        if acc is not None:
+            if last[acc] - last[f"val_{acc}"] < self.threshold("acc_gap"):
+                return None
+            numbers = f"validation accuracy {last['val_' + acc]:.3g} vs training {last[acc]:.3g}"
+        elif last["val_loss"] < self.threshold("loss_ratio") * last["loss"]:
+            return None
+        else:
+            numbers = f"validation loss {last['val_loss']:.3g} vs training {last['loss']:.3g}"
+        momentum, steps = history.run.batch_norm_momentum, _steps(history)
+        return Finding(
+            title="Validation far behind training: BatchNormalization not settled yet",
+            explanation=(f"After {len(window)} epoch(s) ({steps} training steps), validation is far behind training "
+                         f"({numbers}). The model has BatchNormalization layers: validation runs them on moving "
+                         f"averages of the batch statistics which, at momentum {momentum:g}, still hold "
+                         f"{_unsettled_share(history):.0%} of their starting values (mean 0, variance 1), so "
+                         "validation sees differently scaled activations than training. This is the likely "
+                         "cause; if the gap stays once they settle, the validation data may come from another "
+                         "distribution."),
+            suggestion=(f"Train longer, or let the moving averages follow faster with "
+                        f"BatchNormalization(momentum=0.9) (now {momentum:g}); with very few steps per epoch, "
+                        "a smaller batch gives more steps."),
+            snippet="keras.layers.BatchNormalization(momentum=0.9),   # instead of the default 0.99",
+            evidence={"epochs": len(window), "steps": steps, "momentum": momentum,
+                      "unsettled_share": _unsettled_share(history), "unsettled_limit": _BN_UNSETTLED,
+                      "train": [w.get(acc or "loss") for w in window],
+                      "validation": [w.get(f"val_{acc}" if acc else "val_loss") for w in window]},
+            key="worse",
+            location=history.run.fit_location,
+        )
 
     def _is_better(self, window: list, acc: str) -> bool:
         # Skip the first two epochs: an epoch's training accuracy averages a model still
@@ -133,11 +177,23 @@ class TrainValMismatch(Check):
         )
 
 
+def _steps(history: History) -> int:
+    """Training steps so far, all fits together."""
+    return history.losses[-1][0] + 1 if history.losses else 0
+
+
+def _unsettled_share(history: History) -> float:
+    """The share of their starting values BatchNormalization's moving averages still hold (0 without any)."""
+    momentum, steps = history.run.batch_norm_momentum, _steps(history)
+    if momentum is None or not 0.0 < momentum < 1.0 or not steps:
+        return 0.0
+    return momentum ** steps
+
+
 def _batch_norm_note(history: History) -> str:
     """Another cause, where the model's BatchNormalization layers have seen too few steps to settle."""
-    momentum = history.run.batch_norm_momentum
-    steps = history.losses[-1][0] + 1 if history.losses else 0  # training steps so far, all fits together
-    if momentum is None or not 0.0 < momentum < 1.0 or not steps or momentum ** steps < _BN_UNSETTLED:
+    momentum, steps = history.run.batch_norm_momentum, _steps(history)
+    if _unsettled_share(history) < _BN_UNSETTLED:
         return ""
     return (f" Another likely cause here: the model has BatchNormalization layers, and validation runs them on "
             f"moving averages of the batch statistics which, after {steps} training steps at momentum "

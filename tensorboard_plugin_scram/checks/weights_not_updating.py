@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
 from tensorboard_plugin_scram.checks._layers import StreakCheck, measured, names
 from tensorboard_plugin_scram.checks.base import Finding, Findings
@@ -43,14 +45,17 @@ class WeightsNotUpdating(StreakCheck):
     `vanishing_gradients`, which name the cause. In SCRAM's runs every layer of every
     healthy run changed at every sampled step (per-step ratios 2e-4 to 6e-3), while a
     zero learning rate left every layer exactly unchanged. When all layers are stuck a
-    single diagnostic names the learning rate; otherwise one per layer.
+    single diagnostic names the learning rate; otherwise one per layer. Once the loss has
+    fallen to `converged_share` of its first value the model has learned what it can:
+    near the minimum the gradients, and with plain SGD the updates, are too small to
+    change a float32 weight, which is convergence, not a fault, and is not judged.
     """
 
     id = "weights_not_updating"
     title = "Weights not updating"
     severity = Severity.WARNING
     confidence = Confidence.HIGH
-    thresholds = {"max_change": 0.0, "patience": 2}
+    thresholds = {"max_change": 0.0, "patience": 2, "converged_share": 1e-3}
     batch_needs = frozenset({"model"})
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
@@ -61,6 +66,8 @@ class WeightsNotUpdating(StreakCheck):
                     if layer.weight_norm is not None and layer.update_norm is not None and layer.update_steps]
         if not layers:
             return None
+        if self._converged(history):
+            return []
         stuck = [layer for layer in layers if self._unchanged(layer)]
         keys = [_ALL] if stuck and len(stuck) == len(layers) else [layer.name for layer in stuck]
         streaks = self._streaks.update(keys)
@@ -68,6 +75,14 @@ class WeightsNotUpdating(StreakCheck):
         if keys == [_ALL]:
             return [self._all_finding(stuck, obs, history)] if streaks[_ALL] >= patience else []
         return [self._layer_finding(layer, obs) for layer in stuck if streaks[layer.name] >= patience]
+
+    def _converged(self, history: History) -> bool:
+        """Whether the latest loss is at most `converged_share` of the first one."""
+        first = history.first_loss
+        if not history.losses or first is None or first <= 0:
+            return False
+        loss = history.losses[-1][1]
+        return math.isfinite(loss) and loss <= self.threshold("converged_share") * first
 
     def _unchanged(self, layer: LayerStats) -> bool:
         return layer.update_norm <= self.threshold("max_change") * layer.update_steps * layer.weight_norm

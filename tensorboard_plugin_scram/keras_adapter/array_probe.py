@@ -87,7 +87,7 @@ class ArrayProbe:
             for name, role, array in self._named:
                 batch_rows = array[rows]
                 classes = class_counts(batch_rows) if role == "target" else np.zeros(MAX_CLASSES)
-                result.append(tensor_stats(name, role, batch_statistics(batch_rows), classes,
+                result.append(tensor_stats(name, role, batch_statistics(batch_rows, role == "target"), classes,
                                            self._totals.get(name, 0), self._embedding_inputs))
         return tuple(result)
 
@@ -99,15 +99,27 @@ class ArrayProbe:
         return np.sort(self._rng.integers(0, self._rows, self._batch_size))
 
 
-def batch_statistics(batch: np.ndarray) -> np.ndarray:
+def batch_statistics(batch: np.ndarray, target: bool = False) -> np.ndarray:
     """`probes._batch_stats` in NumPy: one row of its columns, over finite values only."""
     x = batch.reshape(len(batch), -1).astype(np.float32, copy=False)
     column_sums = x.sum(axis=0, dtype=np.float32)
+    multi_hot = multi_hot_rows(batch) if target else 0.0
     # A NaN or Inf anywhere makes the sum non-finite (so may an overflow: then the exact
     # path below decides). Data are nearly always finite, and this costs no extra pass.
     if np.isfinite(column_sums.sum(dtype=np.float64)):
-        return _finite_statistics(x, column_sums)
-    return _masked_statistics(x)
+        return np.append(_finite_statistics(x, column_sums), multi_hot)
+    return np.append(_masked_statistics(x), multi_hot)
+
+
+def multi_hot_rows(batch: np.ndarray) -> float:
+    """`probes._multi_hot_rows` in NumPy: rows of 0s and 1s holding two or more 1s."""
+    width = batch.shape[-1] if batch.ndim > 1 else 1
+    if width < 2:
+        return 0.0
+    rows = batch.reshape(-1, width).astype(np.float32, copy=False)
+    if not np.all((rows == 0) | (rows == 1)):
+        return 0.0
+    return float(np.count_nonzero(rows.sum(axis=1) >= 2))
 
 
 def _finite_statistics(x: np.ndarray, column_sums: np.ndarray) -> np.ndarray:
@@ -169,6 +181,25 @@ def class_counts(batch: np.ndarray) -> np.ndarray:
         return np.bincount(ids.astype(np.int64), minlength=MAX_CLASSES).astype(np.float64)
     if rows.min(initial=0) >= 0 and rows.max(initial=0) <= 1 and np.all(rows.sum(axis=1) == 1):
         counts[:width] = rows.sum(axis=0)
+    return counts
+
+
+def training_label_counts(arguments: dict) -> dict[str, tuple[int, ...]]:
+    """Samples per class of each class-label array `fit()` trains on, by target name ({} for other data).
+
+    One pass over the labels, before the first batch: the checks then know the true class
+    frequencies, not only those of the sampled batches.
+    """
+    if not ArrayProbe.suits(arguments):
+        return {}
+    counts = {}
+    for name, array in leaves(_training_part(arguments)[1], "y"):
+        if _is_numeric(array) and len(array):
+            per_class = [int(c) for c in class_counts(array)]
+            while per_class and not per_class[-1]:
+                per_class.pop()
+            if per_class:
+                counts[name] = tuple(per_class)
     return counts
 
 

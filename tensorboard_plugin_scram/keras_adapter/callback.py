@@ -17,14 +17,16 @@ from tensorboard_plugin_scram import metadata
 from tensorboard_plugin_scram.checks import Check, build_checks
 from tensorboard_plugin_scram.diagnostic import Diagnostic
 from tensorboard_plugin_scram.engine import Engine
-from tensorboard_plugin_scram.keras_adapter.array_probe import ArrayProbe
-from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
+from tensorboard_plugin_scram.keras_adapter.array_probe import ArrayProbe, training_label_counts
+from tensorboard_plugin_scram.keras_adapter.console import Console
+from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe, model_facts
 from tensorboard_plugin_scram.keras_adapter.model_info import describe, nonfinite_weights
 from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
 from tensorboard_plugin_scram.keras_adapter.preflight import first_batch, overfit_one_batch
 from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe, single_device
 from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, LossWatch, StatsSchedule, StepClock
-from tensorboard_plugin_scram.keras_adapter.source import fit_arguments, fit_batch_size, locations
+from tensorboard_plugin_scram.keras_adapter.source import fit_arguments, fit_batch_size, fit_weighting, locations
+from tensorboard_plugin_scram.notebook import DiagnosticList
 from tensorboard_plugin_scram.observations import (
     BatchObservation,
     EpochObservation,
@@ -107,9 +109,19 @@ class ScramCallback(keras.callbacks.Callback):
             given to `fit()` for 50 steps, and report (`cannot_overfit_batch`) when it
             cannot drive their loss near zero: a sign of a bug in the wiring, loss or
             labels. Costs a few seconds; your model and optimizer are untouched.
+        verbose: `"auto"` (the default), 1 or 0, as for Keras' callbacks. When it
+            speaks, each new error or warning prints one line under the progress bar as
+            it is found, and `fit()` ends with a summary of its diagnostics (an HTML table
+            in Jupyter). `"auto"` follows `fit(verbose=...)`: silent with `verbose=0`. 1
+            prints whatever `fit()` is told, 0 never.
+
+    Attributes:
+        diagnostics: Every diagnostic this callback found, in order, across `fit()`
+            calls (like `History.history`); a notebook shows the list as a table.
 
     Raises:
-        ValueError: for an unknown check id or threshold name.
+        ValueError: for an unknown check id or threshold name, or a `verbose` other
+            than "auto", 0 or 1.
 
     Example:
 
@@ -119,7 +131,14 @@ class ScramCallback(keras.callbacks.Callback):
     model.fit(x_train, y_train, validation_split=0.2, epochs=10,
               callbacks=[keras.callbacks.TensorBoard("logs"), ScramCallback("logs")])
     ```
-    Then run `scram report logs`, or `tensorboard --logdir logs` and open the SCRAM tab.
+    While it trains, SCRAM prints a line under the progress bar for each new problem:
+
+    ```
+    SCRAM ✖ step 3: NaN (not a number) in loss [nan_loss] — scram report logs
+    ```
+    For the full explanations run `scram report logs`, or `tensorboard --logdir logs` and
+    open the SCRAM tab; in Python, `callback.diagnostics` or
+    `tensorboard_plugin_scram.read("logs")`.
     """
 
     def __init__(
@@ -131,6 +150,7 @@ class ScramCallback(keras.callbacks.Callback):
         sample_every: int = 10,
         internals_every: int = 50,
         preflight: bool = False,
+        verbose: str | int = "auto",
     ) -> None:
         super().__init__()
         self.log_dir = os.fspath(log_dir)
@@ -141,7 +161,11 @@ class ScramCallback(keras.callbacks.Callback):
         self.internals_every = max(0, int(internals_every))
         self.preflight = bool(preflight)
         # Fail on a configuration typo now, not silently during training.
-        build_checks(self.disable, self.thresholds, self.extra_checks)
+        checks = build_checks(self.disable, self.thresholds, self.extra_checks)
+        self.verbose = verbose
+        self.diagnostics: list[Diagnostic] = DiagnosticList()
+        self._console = Console(self.log_dir, verbose, checks=len(checks))
+        self._epoch_end_step = -1  # the step count when an epoch last ended
         self._engine: Engine | None = None
         self._writer: ScramSummaryWriter | None = None
         self._probe: BatchProbe | ArrayProbe | None = None
@@ -180,9 +204,13 @@ class ScramCallback(keras.callbacks.Callback):
         _build_if_needed(self.model, sample)
         run = describe(self.model, compile_location=compile_at, fit_location=fit_at,
                        batch_size=fit_batch_size(arguments))
+        run = dataclasses.replace(run, **model_facts(self.model))
+        run = dataclasses.replace(run, **fit_weighting(arguments))
         if self.preflight and self._next_step == 0:
             run = dataclasses.replace(run, preflight=self._run_preflight(arguments))
         self._install_probe(run, arguments, sample)
+        if isinstance(self._probe, ArrayProbe):  # the whole labels are at hand: their class frequencies
+            run = dataclasses.replace(run, label_counts=training_label_counts(arguments))
         self._emit(self._engine.begin(run, self._next_step))
 
     @_guarded("epoch start")
@@ -233,6 +261,7 @@ class ScramCallback(keras.callbacks.Callback):
 
     @_guarded("epoch check")
     def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
+        self._epoch_end_step = self._next_step
         self._check_grouped()
         step = max(self._next_step - 1, 0)
         values = _floats(logs)
@@ -258,6 +287,7 @@ class ScramCallback(keras.callbacks.Callback):
         self._internals = None
         if self._writer is not None:
             self._writer.close()
+        self._console.summary(self.params, self._cost()["fraction"])
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -310,8 +340,8 @@ class ScramCallback(keras.callbacks.Callback):
     def _install_internals(self, run: RunInfo, sample: tuple | None) -> InternalsProbe | None:
         self._internals = None
         wanted = self.extra_checks or set(_INTERNALS_CHECKS) - set(self.disable)
-        if not self.internals_every or not wanted:
-            return None
+        if not self.internals_every or not wanted or run.internals_unmeasured:
+            return None  # a model without call() cannot be run: `internals_unmeasured` says so
         if sample is None and not single_device(self.model):
             # Measured inside the train step, the branch would need a cross-replica merge
             # inside tf.cond, which TensorFlow does not support: under a distribution
@@ -372,13 +402,27 @@ class ScramCallback(keras.callbacks.Callback):
             return None
 
     def _emit(self, diagnostics: list[Diagnostic]) -> None:
-        if diagnostics and self._writer is not None:
+        if not diagnostics:
+            return
+        self.diagnostics.extend(diagnostics)
+        if self._writer is not None:
             step = max(d.step for d in diagnostics)
             try:
                 self._writer.write_diagnostics(step, diagnostics)
             except Exception as error:
                 self._writer = None
                 self._warn_once("event writer", error)
+        self._console.found(diagnostics, self.params, mid_line=self._bar_mid_line())
+
+    def _bar_mid_line(self) -> bool:
+        """Whether Keras' progress bar has drawn part of the current epoch on the current line.
+
+        It draws a batch after this callback's batch hook, and closes its line after this
+        callback's `on_epoch_end`: inside a batch hook the bar shows the batches before
+        this one, at the epoch's end all of them.
+        """
+        drawn = self._next_step - self._epoch_base - (self._epoch_end_step != self._next_step)
+        return drawn > 0
 
     def _cost(self) -> dict[str, float]:
         running = time.perf_counter() - self._train_started if self._train_started else 0.0

@@ -250,8 +250,11 @@ class InternalsProbe:
         if self._extractor is not None:
             out = self._extractor(x, training=True)
             return out["pred"], list(out["layers"])
-        y_pred = self._model(x, training=True)
-        return y_pred, [None] * len(self._plans)
+        # A subclassed model has no graph to read layer outputs from: its layers' outputs
+        # are caught as its own `call()` runs them (only while this pass is traced).
+        with _capturing([plan.layer for plan in self._plans]) as outputs:
+            y_pred = self._model(x, training=True)
+        return y_pred, outputs
 
     def _prediction_row(self, y_pred: Any) -> tf.Tensor:
         pred = tf.cast(tf.nest.flatten(y_pred)[0], tf.float32)
@@ -264,7 +267,8 @@ class InternalsProbe:
         if not self._classification or width is None:
             return tf.stack([count, _NOT_MEASURED, _NOT_MEASURED, std])
         if width == 1:
-            threshold = 0.5 if self._output_activation() in ("sigmoid", "softmax") else 0.0
+            in_unit = tf.logical_and(tf.reduce_min(pred) >= 0.0, tf.reduce_max(pred) <= 1.0)
+            threshold = 0.5 if self._probabilities() else tf.where(in_unit, 0.5, 0.0)
             labels, classes = tf.cast(pred[:, 0] > threshold, tf.int32), 2
         else:
             labels, classes = tf.argmax(pred, axis=-1, output_type=tf.int32), width
@@ -284,13 +288,22 @@ class InternalsProbe:
         if not self._classification:
             return np.array([count, _NOT_MEASURED, _NOT_MEASURED, std], np.float32)
         if width == 1:
-            threshold = 0.5 if self._output_activation() in ("sigmoid", "softmax") else 0.0
+            in_unit = len(pred) and pred.min() >= 0.0 and pred.max() <= 1.0
+            threshold = 0.5 if self._probabilities() or in_unit else 0.0
             labels, classes = (pred[:, 0] > threshold).astype(np.int64), 2
         else:  # NaN never wins, as in tf.argmax
             labels, classes = np.where(np.isnan(pred), -np.inf, pred).argmax(axis=-1), width
         counts = np.bincount(labels, minlength=classes)
         share = counts.max() / max(count, 1.0)
         return np.array([count, share, np.count_nonzero(counts), std], np.float32)
+
+    def _probabilities(self) -> bool:
+        """Whether the single output is a probability (threshold 0.5), as its activation says.
+
+        An output layer whose activation is not known (a custom Layer wrapping a Dense and a
+        sigmoid) is told by its values instead: all within [0, 1] are taken as probabilities.
+        """
+        return self._output_activation() in ("sigmoid", "softmax")
 
     def _output_activation(self) -> str | None:
         outputs = [plan for plan in self._plans if plan.is_output]
@@ -321,6 +334,37 @@ def _units(layer: Any) -> int | None:
     except Exception:  # a subclassed model's layers have no symbolic output
         return None
     return int(width) if width is not None else None
+
+
+@contextlib.contextmanager
+def _capturing(layers: Sequence[Any]) -> Iterator[list[tf.Tensor | None]]:
+    """Catches each layer's output while the block runs (None for one called never or twice).
+
+    Each layer's `call` is wrapped on the instance for the block only; a layer called twice
+    (shared) has no single output and stays unmeasured.
+    """
+    outputs: list[tf.Tensor | None] = [None] * len(layers)
+    calls = [0] * len(layers)
+    wrapped = []
+
+    def recorder(index: int, call: Callable) -> Callable:
+        def record(*args: Any, **kwargs: Any) -> Any:
+            result = call(*args, **kwargs)
+            calls[index] += 1
+            first = tf.nest.flatten(result)[0] if calls[index] == 1 else None
+            outputs[index] = first if isinstance(first, tf.Tensor) else None
+            return result
+        return record
+
+    try:
+        for index, layer in enumerate(layers):
+            if "call" not in vars(layer):  # never wrap twice
+                object.__setattr__(layer, "call", recorder(index, layer.call))
+                wrapped.append(layer)
+        yield outputs
+    finally:
+        for layer in wrapped:
+            object.__delattr__(layer, "call")
 
 
 @contextlib.contextmanager
@@ -384,6 +428,123 @@ class _Same:
 
     def __hash__(self) -> int:
         return id(self.item)
+
+
+# Layers that keep their input's scale (augmentation, resizing, reshaping): a scaling layer
+# after them still scales the raw input.
+_SCALE_KEEPING = ("InputLayer", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop",
+                  "RandomContrast", "RandomBrightness", "Resizing", "CenterCrop", "Reshape", "Flatten", "Permute",
+                  "Cropping1D", "Cropping2D", "Cropping3D", "ZeroPadding1D", "ZeroPadding2D", "GaussianNoise")
+
+
+def model_facts(model: keras.Model) -> dict[str, Any]:
+    """`RunInfo` fields about the model's inputs and whether its internals can be measured.
+
+    `scaled_inputs`: inputs a `Rescaling` or `Normalization` layer scales first (dividing
+    them again by 255 would scale twice); `image_inputs`: inputs shaped like images;
+    `internals_unmeasured`: why a model that overrides `train_step` without a `call()`
+    cannot be measured.
+    """
+    facts: dict[str, Any] = {"scaled_inputs": (), "image_inputs": (), "internals_unmeasured": None}
+    try:
+        facts["scaled_inputs"] = _scaled_inputs(model)
+        facts["image_inputs"] = _image_inputs(model)
+    except Exception:  # an unusual model: nothing known, as before
+        pass
+    if lacks_call(model):
+        parts = ", ".join(f"'{layer.name}'" for layer in getattr(model, "layers", []))
+        facts["internals_unmeasured"] = (
+            f"{type(model).__name__} overrides train_step() and has no call(): SCRAM cannot run it forward "
+            "and backward on a sample, so its gradients, activations and predictions are not measured"
+            + (f" (its parts: {parts})" if parts else ""))
+    return facts
+
+
+def lacks_call(model: keras.Model) -> bool:
+    """Whether the model trains through its own `train_step` but cannot be called (a GAN or VAE)."""
+    cls = type(model)
+    return "train_step" in {k for c in cls.__mro__ if c is not keras.Model for k in vars(c)} and (
+        getattr(cls, "call", None) is keras.Model.call)
+
+
+def _input_names(model: keras.Model) -> list[tuple[list[str], Any]]:
+    """Per model input: the names SCRAM's batch statistics may give it, and its symbolic tensor."""
+    inputs = list(model.inputs or ())
+    named = []
+    for i, tensor in enumerate(inputs):
+        names = ["x" if len(inputs) == 1 else f"x[{i}]", str(getattr(tensor, "name", ""))]
+        named.append(([n for n in names if n], tensor))
+    return named
+
+
+def _scaled_inputs(model: keras.Model) -> tuple[str, ...]:
+    if isinstance(model, keras.Sequential):
+        return ("x",) if _scales_first(model) else ()
+    if _is_subclassed(model):
+        return ("*",) if any(_is_scaling(layer) for layer in _leaf_layers(model)) else ()
+    graph = _functional(model)
+    return tuple(name for names, tensor in _input_names(graph) if _tensor_scaled(graph, tensor) for name in names)
+
+
+def _image_inputs(model: keras.Model) -> tuple[str, ...]:
+    if _is_subclassed(model) or not getattr(model, "built", False):
+        return ()
+    return tuple(name for names, tensor in _input_names(_functional(model)) if _image_shaped(tensor.shape[1:])
+                 for name in names)
+
+
+def _image_shaped(shape: Sequence[int | None]) -> bool:
+    """Height, width and a few channels per sample (a time series of features is not one)."""
+    dims = list(shape)
+    return len(dims) == 3 and dims[-1] is not None and dims[-1] <= 4 or (
+        len(dims) == 2 and all(d is not None and d >= 8 for d in dims) and dims[0] == dims[1])
+
+
+def _is_subclassed(model: Any) -> bool:
+    """A model written as a class with its own `call()`: no graph of layers to follow."""
+    return not isinstance(model, keras.Sequential) and "Functional" not in {c.__name__ for c in type(model).__mro__}
+
+
+def _is_scaling(layer: Any) -> bool:
+    return isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
+
+
+def _leaf_layers(model: keras.Model) -> list[Any]:
+    try:
+        return list(model._flatten_layers(include_self=False, recursive=True))
+    except Exception:
+        return list(getattr(model, "layers", []))
+
+
+def _scales_first(layer: Any) -> bool:
+    """Whether the first thing this layer (or nested model) does to its input is scaling it."""
+    if _is_scaling(layer):
+        return True
+    if isinstance(layer, keras.Sequential):
+        first = next((inner for inner in layer.layers if type(inner).__name__ not in _SCALE_KEEPING), None)
+        return first is not None and _scales_first(first)
+    if isinstance(layer, keras.Model):
+        if _is_subclassed(layer):
+            return any(_is_scaling(inner) for inner in _leaf_layers(layer))
+        graph = _functional(layer)
+        return bool(graph.inputs) and all(_tensor_scaled(graph, t) for t in graph.inputs)
+    return False
+
+
+def _tensor_scaled(graph: keras.Model, tensor: Any, depth: int = 0) -> bool:
+    """Whether every layer of `graph` that reads `tensor` scales it first (after layers keeping its scale)."""
+    consumers = [(layer, node) for layer in getattr(graph, "operations", [])
+                 for node in getattr(layer, "_inbound_nodes", [])
+                 if any(t is tensor for t in tf.nest.flatten(node.input_tensors))]
+    if not consumers or depth > 20:
+        return False
+    for layer, node in consumers:
+        if type(layer).__name__ in _SCALE_KEEPING:
+            if not all(_tensor_scaled(graph, out, depth + 1) for out in tf.nest.flatten(node.output_tensors)):
+                return False
+        elif not _scales_first(layer):
+            return False
+    return True
 
 
 def activation_name(layer: Any) -> str | None:

@@ -111,8 +111,11 @@ def _losses(loss: Any, output: str | None = None) -> tuple[LossInfo, ...]:
     if isinstance(loss, str):
         return (LossInfo(_canonical(loss), output=output),)
     name = getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
-    from_logits = bool(getattr(loss, "from_logits", False) or getattr(loss, "_fn_kwargs", {}).get("from_logits"))
-    return (LossInfo(_canonical(str(name)), from_logits, output),)
+    settings = getattr(loss, "_fn_kwargs", None) or {}
+    from_logits = bool(getattr(loss, "from_logits", False) or settings.get("from_logits"))
+    ignore_class = getattr(loss, "ignore_class", settings.get("ignore_class"))
+    return (LossInfo(_canonical(str(name)), from_logits, output,
+                     int(ignore_class) if isinstance(ignore_class, (int, float)) else None),)
 
 
 def _canonical(name: str) -> str:
@@ -129,19 +132,100 @@ def _outputs(model: keras.Model) -> tuple[OutputInfo, ...]:
     for tensor in tensors:
         layer = getattr(getattr(tensor, "_keras_history", None), "operation", None)
         units = tensor.shape[-1] if tensor.shape else None
+        activation, source, guessed = _output_activation(layer)
         outputs.append(OutputInfo(
             layer=getattr(layer, "name", "output"),
             units=int(units) if units is not None else None,
-            activation=_activation_name(layer),
+            activation=activation,
+            activation_layer=getattr(source, "name", None) if source is not layer else None,
+            activation_guessed=guessed,
+            cached_logits=source is layer and activation in ("softmax", "sigmoid") and _caches_logits(layer),
         ))
     return tuple(outputs)
 
 
-def _activation_name(layer: Any) -> str | None:
+# Activation layers that hold no `activation` attribute, by the name of the function they apply.
+_ACTIVATION_LAYERS = {"Softmax": "softmax", "ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu", "PReLU": "prelu"}
+# How deep wrappers and nested models are looked through before giving up.
+_MAX_DEPTH = 8
+
+
+def _output_activation(layer: Any, depth: int = 0) -> tuple[str | None, Any, bool]:
+    """`(activation, layer it was read from, guessed)` of an output layer; `(None, None, False)` if unknown.
+
+    Looks through wrappers (`TimeDistributed`, `Bidirectional`), nested models (their own
+    output layer) and, guessing, custom layers (their last sub-layer with an activation):
+    an activation SCRAM cannot read is unknown, never taken for "linear".
+    """
+    if layer is None or depth > _MAX_DEPTH:
+        return None, None, False
+    own = _own_activation(layer)
+    if own is not None:
+        return own, layer, False
+    inner = getattr(layer, "layer", None) or getattr(layer, "forward_layer", None)
+    if isinstance(inner, keras.layers.Layer):
+        return _output_activation(inner, depth + 1)
+    if isinstance(layer, keras.Model):
+        return _output_activation(_nested_output_layer(layer), depth + 1)
+    if not type(layer).__module__.startswith("keras"):
+        return _guess_from_sublayers(layer, depth)
+    return None, None, False
+
+
+def _own_activation(layer: Any) -> str | None:
+    """The activation a layer applies itself, by name, or None."""
+    kind = type(layer).__name__
+    if kind == "Softmax":  # a softmax over another axis (attention over time) is no class output
+        return "softmax" if getattr(layer, "axis", -1) in (-1, None) else None
+    if kind in _ACTIVATION_LAYERS and isinstance(layer, keras.layers.Layer):
+        return _ACTIVATION_LAYERS[kind]
     activation = getattr(layer, "activation", None)
-    if activation is None:
-        return "softmax" if isinstance(layer, keras.layers.Softmax) else None
-    return getattr(activation, "__name__", type(activation).__name__).lower()
+    return _function_name(activation) if callable(activation) and not isinstance(layer, keras.Model) else None
+
+
+def _function_name(function: Any) -> str:
+    """`"softmax"` for `keras.activations.softmax`, `tf.nn.softmax` (`softmax_v2`) or a `Softmax()` layer."""
+    if isinstance(function, keras.layers.Layer):
+        return _own_activation(function) or type(function).__name__.lower()
+    name = str(getattr(function, "__name__", type(function).__name__)).lower()
+    return name.removesuffix("_v2")
+
+
+def _nested_output_layer(model: keras.Model) -> Any:
+    try:
+        outputs = list(model.outputs or ())
+    except Exception:
+        return None
+    return getattr(getattr(outputs[0], "_keras_history", None), "operation", None) if len(outputs) == 1 else None
+
+
+def _guess_from_sublayers(layer: Any, depth: int) -> tuple[str | None, Any, bool]:
+    # A custom layer's sub-layers are tracked in the order its __init__ created them,
+    # which is usually the order its call() applies them: the last one is a guess. A
+    # linear last sub-layer says nothing: call() often applies the activation itself
+    # (`keras.activations.sigmoid(self.dense(x))`).
+    try:
+        sublayers = list(layer._flatten_layers(include_self=False, recursive=False))
+    except Exception:
+        return None, None, False
+    for sublayer in reversed(sublayers):
+        activation, source, _ = _output_activation(sublayer, depth + 1)
+        if activation is not None:
+            return (activation, source, True) if activation != "linear" else (None, None, False)
+    return None, None, False
+
+
+def _caches_logits(layer: Any) -> bool:
+    """Whether Keras' TensorFlow backend gives a cross-entropy loss the logits cached on this layer's output.
+
+    Keras' own softmax and sigmoid attach their input to their output; a float32 output
+    keeps it up to the loss (a cast to float32 from float16 makes a new tensor).
+    """
+    activation = getattr(layer, "activation", None)
+    keras_function = callable(activation) and str(getattr(activation, "__module__", "")).startswith("keras")
+    applies_its_own = keras_function or type(layer).__name__ == "Softmax"
+    return (keras.backend.backend() == "tensorflow" and applies_its_own
+            and getattr(layer, "compute_dtype", "float32") == "float32")
 
 
 def _embedding_inputs(model: keras.Model) -> tuple[str, ...]:

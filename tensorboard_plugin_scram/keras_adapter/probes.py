@@ -25,7 +25,8 @@ import tensorflow as tf
 from tensorboard_plugin_scram.observations import TensorStats
 
 MAX_TENSORS = 16
-_COLUMNS = ("count", "nonfinite", "min", "max", "mean", "std", "feature_mean_abs", "feature_std", "integral")
+_COLUMNS = ("count", "nonfinite", "min", "max", "mean", "std", "feature_mean_abs", "feature_std", "integral",
+            "multi_hot_rows")
 # Class counts are kept for label ids 0..MAX_CLASSES-1 (or that many one-hot columns).
 MAX_CLASSES = 64
 # One variable holds everything the callback reads, so a read is one device-to-host copy:
@@ -197,9 +198,11 @@ def _is_numeric(tensor: Any) -> bool:
     return dtype.is_floating or dtype.is_integer or dtype.is_bool
 
 
-def _batch_stats(tensor: tf.Tensor) -> tf.Tensor:
+def _batch_stats(tensor: tf.Tensor, target: bool = False) -> tf.Tensor:
     """One row of `_COLUMNS` for a batch tensor; statistics over finite values only."""
     x = tf.cast(tensor, tf.float32)
+    # Multi-label rows matter for targets only: inputs skip that pass.
+    multi_hot = _multi_hot_rows(x) if target else tf.constant(0.0)
     x = tf.reshape(x, [tf.shape(x)[0], -1]) if x.shape.rank else tf.reshape(x, [1, 1])
     finite = tf.math.is_finite(x)
     safe = tf.where(finite, x, 0.0)
@@ -221,7 +224,19 @@ def _batch_stats(tensor: tf.Tensor) -> tf.Tensor:
         tf.reduce_mean(tf.abs(per_mean)),
         tf.reduce_mean(tf.sqrt(per_var)),
         tf.cast(tf.reduce_all(tf.equal(safe, tf.round(safe))), tf.float32),
+        multi_hot,
     ])
+
+
+def _multi_hot_rows(x: tf.Tensor) -> tf.Tensor:
+    """Rows (last-axis vectors) of a tensor of 0s and 1s holding two or more 1s; 0 for other tensors."""
+    width = x.shape[-1] if x.shape.rank and x.shape.rank > 1 else 1
+    if width is None or width < 2:
+        return tf.constant(0.0)
+    rows = tf.reshape(x, [-1, width])
+    binary = tf.reduce_all(tf.equal(rows, 0.0) | tf.equal(rows, 1.0))
+    several = tf.reduce_sum(tf.cast(tf.reduce_sum(rows, axis=1) >= 2.0, tf.float32))
+    return tf.where(binary, several, 0.0)
 
 
 def tensor_stats(name: str, role: str, stats: np.ndarray, classes: np.ndarray, nonfinite_total: float,
@@ -229,6 +244,7 @@ def tensor_stats(name: str, role: str, stats: np.ndarray, classes: np.ndarray, n
     """`TensorStats` from one tensor's `_COLUMNS` row and class counts (see `statistics_function`)."""
     values = dict(zip(_COLUMNS, stats.tolist()))
     integral = bool(values.pop("integral"))
+    multi_hot_rows = int(values.pop("multi_hot_rows"))
     token_ids = role == "input" and integral and ("*" in embedding_inputs or name in embedding_inputs)
     counts = [int(c) for c in classes.tolist()]
     while counts and not counts[-1]:
@@ -242,6 +258,7 @@ def tensor_stats(name: str, role: str, stats: np.ndarray, classes: np.ndarray, n
         integral=integral,
         feeds_embedding=token_ids,
         class_counts=tuple(counts),
+        multi_hot_rows=multi_hot_rows,
         **values,
     )
 
@@ -260,7 +277,7 @@ def statistics_function(roles: tuple[str, ...]) -> Callable:
 
 def _statistics(roles: tuple[str, ...], tensors: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
     """Per tensor: its `_COLUMNS` row, and its class counts (targets only), in float64."""
-    stats = tf.stack([_batch_stats(t) for t in tensors])
+    stats = tf.stack([_batch_stats(t, role == "target") for role, t in zip(roles, tensors)])
     classes = tf.stack([_class_counts(t) if role == "target" else tf.zeros([MAX_CLASSES])
                         for role, t in zip(roles, tensors)])
     return tf.cast(stats, tf.float64), tf.cast(classes, tf.float64)

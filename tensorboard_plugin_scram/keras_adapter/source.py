@@ -66,6 +66,19 @@ def fit_batch_size(arguments: dict) -> int | None:
     return 32 if is_arrays(arguments.get("x")) else None  # Keras' default for arrays
 
 
+def fit_weighting(arguments: dict) -> dict[str, bool]:
+    """`{"class_weighted": ..., "sample_weighted": ...}` of a `fit()` call, from `fit_arguments()`.
+
+    A weighted training loss is not comparable with the unweighted validation loss, and
+    a user who weights classes already handles their imbalance.
+    """
+    x = arguments.get("x")
+    spec = getattr(x, "element_spec", None)  # a tf.data.Dataset yielding (x, y, weights)
+    in_data = isinstance(spec, tuple) and len(spec) == 3
+    return {"class_weighted": bool(arguments.get("class_weight")),
+            "sample_weighted": arguments.get("sample_weight") is not None or in_data}
+
+
 def is_arrays(x: object) -> bool:
     """Whether `x` is a NumPy array, or a dict/list/tuple of them."""
     if isinstance(x, dict):
