@@ -164,7 +164,7 @@ def summarize(times: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, f
                "median_data_wait_s": statistics.median(t["data_wait"]),
                "scram_own_share": statistics.median(t["scram_own"])}
         for kind in ("total", "net", "steady", "cpu_total", "cpu_steady"):
-            ratios = [mine / base for mine, base in zip(t[kind], plain[kind])]
+            ratios = [mine / base for mine, base in zip(t[kind], plain[kind], strict=True)]
             q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
             row.update({f"ratio_{kind}": statistics.median(ratios), f"ratio_{kind}_q1": q1, f"ratio_{kind}_q3": q3})
             if kind in ("total", "net"):

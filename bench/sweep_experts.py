@@ -108,12 +108,12 @@ class GAN(keras.Model):
             labels = tf.concat([tf.ones((size, 1)), tf.zeros((size, 1))], 0)
             d_loss = self.bce(labels, logits)
         weights = self.discriminator.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights, strict=True))
         with tf.GradientTape() as tape:
             fooled = self.discriminator(self.generator(tf.random.normal((size, self.latent))))
             g_loss = self.bce(tf.zeros((size, 1)), fooled)
         weights = self.generator.trainable_weights
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights, strict=True))
         self.d_loss.update_state(d_loss)
         self.g_loss.update_state(g_loss)
         return {"d_loss": self.d_loss.result(), "g_loss": self.g_loss.result()}

@@ -186,7 +186,7 @@ def test_preflight_stays_quiet_on_a_healthy_model_and_leaves_it_untouched(tmp_pa
 
     plain = final_weights(keras.callbacks.Callback())
     checked = final_weights(ScramCallback(str(tmp_path), preflight=True))
-    assert all((a == b).all() for a, b in zip(plain, checked))
+    assert all((a == b).all() for a, b in zip(plain, checked, strict=True))
     healthy_with_preflight(str(tmp_path / "healthy"))
     assert "cannot_overfit_batch" not in {d["check"] for d in report_json(tmp_path / "healthy")}
 

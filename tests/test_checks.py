@@ -130,9 +130,10 @@ def run_epochs(check, rows: list[dict]):
 
 
 def epochs(loss, val_loss, acc=None, val_acc=None) -> list[dict]:
-    rows = [{"loss": lo, "val_loss": v} for lo, v in zip(loss, val_loss)]
-    for row, a, va in zip(rows, acc or [], val_acc or []):
-        row.update(accuracy=a, val_accuracy=va)
+    rows = [{"loss": lo, "val_loss": v} for lo, v in zip(loss, val_loss, strict=True)]
+    if acc is not None:
+        for row, a, va in zip(rows, acc, val_acc, strict=True):
+            row.update(accuracy=a, val_accuracy=va)
     return rows
 
 

@@ -325,7 +325,7 @@ def test_loss_oscillating_quiet_when_the_zig_zag_goes_down():
 
 def acc_rows(acc, val_acc, loss, val_loss):
     return [{"accuracy": a, "val_accuracy": va, "loss": lo, "val_loss": vl}
-            for a, va, lo, vl in zip(acc, val_acc, loss, val_loss)]
+            for a, va, lo, vl in zip(acc, val_acc, loss, val_loss, strict=True)]
 
 
 def test_train_val_mismatch_fires_when_validation_never_improves():

@@ -70,7 +70,7 @@ def test_each_new_error_or_warning_prints_once_on_its_own_line(console_run):
     printed = alerts(lines)
     assert len(printed) == len(written)
     assert [m.group(4) for m in printed] == [d["check"] for d in written]
-    for match, d in zip(printed, written):
+    for match, d in zip(printed, written, strict=True):
         assert match.group(1) == ("✖" if d["severity"] == "error" else "▲")
         assert match.group(3) == d["title"]
         assert match.group(5) == logdir
@@ -95,7 +95,7 @@ def test_the_summary_counts_and_lists_this_fits_diagnostics(console_run):
     assert 0.0 < float(head.group(5)) < 100.0
     rows = lines[starts[0] + 1: starts[0] + 1 + len(written)]
     assert len(rows) == len(written)
-    for row, d in zip(rows, written):
+    for row, d in zip(rows, written, strict=True):
         assert row.startswith(f"  {'✖' if d['severity'] == 'error' else '▲' if d['severity'] == 'warning' else 'ℹ'} ")
         assert row.endswith(f"{d['title']}  [{d['check']}]")
     footer = lines[starts[0] + 1 + len(written)]
@@ -143,7 +143,7 @@ def test_callback_diagnostics_are_what_read_and_report_json_give(console_run):
     _, found, logdir = case_output(console_run, "fault")
     from_disk = [d for d in read(root) if d.run == "fault/scram"]
     assert len(from_disk) == len(found) > 0
-    for on_disk, kept in zip(from_disk, found):
+    for on_disk, kept in zip(from_disk, found, strict=True):
         assert {k: v for k, v in on_disk.to_json().items() if k != "run"} == kept
     assert [d.to_json() for d in read(logdir)] == report_json(logdir)
 

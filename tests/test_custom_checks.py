@@ -110,7 +110,7 @@ def test_training_results_are_unchanged_by_scram(tmp_path):
 
     plain = weights([])
     watched = weights([ScramCallback(str(tmp_path))])
-    for a, b in zip(plain, watched):
+    for a, b in zip(plain, watched, strict=True):
         assert (a == b).all()
 
 

@@ -114,7 +114,7 @@ def test_host_summary_agrees_with_the_graph(case):
     in_graph, graph_host = _measure(case, host_values=0)
     assert host_used and not graph_host
     assert len(on_host.layers) == len(in_graph.layers) > 0
-    for host_layer, graph_layer in zip(on_host.layers, in_graph.layers):
+    for host_layer, graph_layer in zip(on_host.layers, in_graph.layers, strict=True):
         for field in dataclasses.fields(host_layer):
             mine, theirs = getattr(host_layer, field.name), getattr(graph_layer, field.name)
             assert _same(mine, theirs), f"{host_layer.name}.{field.name}: host {mine} != graph {theirs}"
@@ -162,7 +162,7 @@ def test_update_norm_is_the_change_since_the_armed_step(host_values):
     moved = {}
     for layer in probe.layers:
         deltas = [np.full(v.shape, 0.01 * (i + 1), "float32") for i, v in enumerate(layer.trainable_variables)]
-        for variable, delta in zip(layer.trainable_variables, deltas):
+        for variable, delta in zip(layer.trainable_variables, deltas, strict=True):
             variable.assign(variable.numpy() + delta)
         moved[layer.name] = math.sqrt(sum(float(np.sum(np.square(d.astype("float64")))) for d in deltas))
     stats = monitor.after_step(1, 1.0)

@@ -92,7 +92,7 @@ def test_the_fault_prints_its_lines_under_the_bar_and_ends_with_the_html_summary
     lines = stream_text(fault).split("\n")
     printed = [line for line in lines if line.startswith("SCRAM ") and " — scram report logs/lr_1e10" in line]
     assert len(printed) == len(urgent)
-    for line, d in zip(printed, urgent):
+    for line, d in zip(printed, urgent, strict=True):
         assert line.endswith(f"{d.title} [{d.check}] — scram report logs/lr_1e10")
     assert any("━" in line for line in lines), "Keras' progress bar"
     summaries = html_outputs(fault)
@@ -135,7 +135,7 @@ def test_read_in_the_notebook_lists_every_diagnostic(executed):
     lines = stream_text(code_cells(notebook)[4]).split("\n")
     listed = lines[:len(found)]
     assert len(listed) == len(found) > 0
-    for line, d in zip(listed, found):
+    for line, d in zip(listed, found, strict=True):
         assert line.split() == [d.run, d.severity.value, "step", str(d.step), d.check]
     errors = [d for d in found if d.severity == "error"]
     assert errors and errors[0].explanation in lines

@@ -245,7 +245,7 @@ def test_rare_positives_predicted_negative_in_an_all_negative_batch(tmp_path):
 
 def overfitting_rows(val_losses, losses):
     assert len(val_losses) == len(losses)
-    return [{"loss": t, "val_loss": v} for t, v in zip(losses, val_losses)]
+    return [{"loss": t, "val_loss": v} for t, v in zip(losses, val_losses, strict=True)]
 
 
 def test_overfitting_ignores_validation_below_training_and_spikes_with_training():

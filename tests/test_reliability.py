@@ -81,7 +81,7 @@ def test_same_weights_with_and_without_scram_on_tf_data(tmp_path, make_model):
     plain = _weights_after(make_model, _digits_dataset, [])
     watched = _weights_after(make_model, _digits_dataset, [ScramCallback(str(tmp_path), internals_every=2)])
     assert len(plain) == len(watched)
-    for a, b in zip(plain, watched):
+    for a, b in zip(plain, watched, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -32,7 +32,7 @@ def test_arrays_build_it_early_with_the_same_weights_and_no_false_alarm(tmp_path
     plain = _trained(data, [])
     watched = _trained(data, [ScramCallback(str(tmp_path), internals_every=2, extra_checks=[recorder])])
     assert len(plain) == len(watched) == 4
-    for a, b in zip(plain, watched):
+    for a, b in zip(plain, watched, strict=True):
         np.testing.assert_array_equal(a, b)
     assert "no_trainable_weights" not in {d["check"] for d in report_json(str(tmp_path))}
     layers = recorder.seen[-1].model.layers

@@ -75,7 +75,8 @@ class VAE(keras.Model):
             rebuilt = tf.reduce_sum(keras.losses.binary_crossentropy(batch[..., None], reconstruction[..., None]), 1)
             divergence = -0.5 * tf.reduce_sum(1 + log_var - mean ** 2 - tf.exp(log_var), 1)
             loss = tf.reduce_mean(rebuilt + divergence)
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.trainable_weights), self.trainable_weights))
+        weights = self.trainable_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights, strict=True))
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 

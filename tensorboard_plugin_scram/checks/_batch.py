@@ -40,7 +40,7 @@ def at_least_chance(chances: list[float], hits: int) -> float:
     # ways[k]: the chance of exactly k successes among the trials so far.
     ways = [1.0]
     for p in chances:
-        ways = [a * (1 - p) + b * p for a, b in zip([*ways, 0.0], [0.0, *ways])]
+        ways = [a * (1 - p) + b * p for a, b in zip([*ways, 0.0], [0.0, *ways], strict=True)]
     return min(1.0, sum(ways[hits:]))
 
 

@@ -32,7 +32,7 @@ def pairs(run: RunInfo) -> list[tuple[OutputInfo, LossInfo]]:
         return [(output, named[output.layer]) for output in run.outputs if output.layer in named]
     if len(run.losses) == 1:
         return [(output, run.losses[0]) for output in run.outputs]
-    return list(zip(run.outputs, run.losses))
+    return list(zip(run.outputs, run.losses, strict=False))
 
 
 def with_labels(pairs: list[tuple[OutputInfo, LossInfo]],

@@ -25,7 +25,7 @@ def accuracy_key(keys: Iterable[str]) -> str | None:
 def rising_streak(values: list[float]) -> int:
     """How many times in a row the series rose at its end (0 if the last step fell)."""
     streak = 0
-    for before, after in zip(reversed(values[:-1]), reversed(values)):
+    for before, after in zip(reversed(values[:-1]), reversed(values), strict=False):
         if after <= before:
             break
         streak += 1

@@ -53,8 +53,8 @@ class LossOscillating(Check):
         losses = history.epoch_series("loss")[-int(self.threshold("window")):]
         if len(losses) < self.threshold("window"):
             return None
-        diffs = [b - a for a, b in zip(losses, losses[1:])]
-        flips = sum(1 for a, b in zip(diffs, diffs[1:]) if a * b < 0)
+        diffs = [b - a for a, b in zip(losses, losses[1:], strict=False)]
+        flips = sum(1 for a, b in zip(diffs, diffs[1:], strict=False) if a * b < 0)
         mean = sum(losses) / len(losses)
         swing = (max(losses) - min(losses)) / mean if mean > 0 else 0.0
         no_progress = min(losses[-2:]) >= self.threshold("trend_share") * min(losses[:2])

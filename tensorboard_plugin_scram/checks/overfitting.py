@@ -124,7 +124,7 @@ class Overfitting(Check):
         return None
 
     def _gap_rule(self, val_history: list[float], val: list[float], train: list[float]) -> str | None:
-        gaps = [v - t for v, t in zip(val, train)]
+        gaps = [v - t for v, t in zip(val, train, strict=False)]
         best_before = min(val_history[: -len(val) + 1] or [math.inf])
         widening = rising_streak(gaps) >= len(gaps) - 1 and gaps[0] > 0 and falling_streak(train) >= len(train) - 1
         large = gaps[-1] >= self.threshold("gap_ratio") * max(train[-1], 1e-12)

@@ -221,7 +221,7 @@ class InternalsProbe:
             y_pred, outputs = self._forward(x)
             loss = _compute_loss(model, x, y, y_pred, sample_weight)
         grads = tape.gradient(loss, weights)
-        for variable, value in zip(restored, saved):
+        for variable, value in zip(restored, saved, strict=True):
             variable.assign(value)
         return y_pred, outputs, weights, grads
 
@@ -621,7 +621,7 @@ def _layer_table(plans: Sequence[_LayerPlan], outputs: Sequence[tf.Tensor | None
     weight_norm = _norms_by_layer(weights, owners, count)
     grad_norm = _norms_by_layer(grads, owners, count)
     nonfinite_weights = tf.cast(tf.logical_not(tf.math.is_finite(weight_norm)), tf.float64)
-    measured = [(i, plan, out) for i, (plan, out) in enumerate(zip(plans, outputs)) if out is not None]
+    measured = [(i, plan, out) for i, (plan, out) in enumerate(zip(plans, outputs, strict=True)) if out is not None]
     nonfinite_output = _column(count, 0.0, {i: _nonfinite(out) for i, _, out in measured})
     dead = _column(count, _NOT_MEASURED, {i: _dead_fraction(out) for i, plan, out in measured
                                           if plan.activation in _RELU_LIKE and out.shape.rank and out.shape.rank >= 2})
@@ -633,7 +633,7 @@ def _layer_table(plans: Sequence[_LayerPlan], outputs: Sequence[tf.Tensor | None
 
 def _norms_by_layer(tensors: Sequence[tf.Tensor | None], owners: Sequence[int], count: int) -> tf.Tensor:
     """Per layer, the Euclidean norm of its tensors together (0 for a layer without any)."""
-    present = [(t, owner) for t, owner in zip(tensors, owners) if t is not None]
+    present = [(t, owner) for t, owner in zip(tensors, owners, strict=True) if t is not None]
     if not present:
         return tf.zeros([count], tf.float64)
     norms = tf.stack([tf.math.reduce_euclidean_norm(tf.cast(t, tf.float64)) for t, _ in present])
@@ -748,7 +748,7 @@ def _measured(value: float) -> float | None:
 
 
 def _layer_stats(plan: _LayerPlan, row: np.ndarray) -> LayerStats:
-    values = dict(zip(_LAYER_COLUMNS, row.tolist()))
+    values = dict(zip(_LAYER_COLUMNS, row.tolist(), strict=True))
     return LayerStats(
         name=plan.layer.name,
         kind=type(plan.layer).__name__,
@@ -765,7 +765,7 @@ def _layer_stats(plan: _LayerPlan, row: np.ndarray) -> LayerStats:
 
 
 def _prediction_stats(row: np.ndarray) -> PredictionStats:
-    values = dict(zip(_PREDICTION_COLUMNS, row.tolist()))
+    values = dict(zip(_PREDICTION_COLUMNS, row.tolist(), strict=True))
     classes = _measured(values["predicted_classes"])
     return PredictionStats(
         count=int(values["count"]),

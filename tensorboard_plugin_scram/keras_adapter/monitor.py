@@ -77,6 +77,6 @@ class InternalsMonitor:
         norms, steps = self._snapshots.changes(step, self._probe.measured_weights())
         layers = tuple(
             dataclasses.replace(layer, update_norm=norm, update_steps=steps if norm is not None else None)
-            for layer, norm in zip(stats.layers, norms)
+            for layer, norm in zip(stats.layers, norms, strict=True)
         )
         return dataclasses.replace(stats, layers=layers)

@@ -242,7 +242,7 @@ def _multi_hot_rows(x: tf.Tensor) -> tf.Tensor:
 def tensor_stats(name: str, role: str, stats: np.ndarray, classes: np.ndarray, nonfinite_total: float,
                  embedding_inputs: tuple[str, ...] = ()) -> TensorStats:
     """`TensorStats` from one tensor's `_COLUMNS` row and class counts (see `statistics_function`)."""
-    values = dict(zip(_COLUMNS, stats.tolist()))
+    values = dict(zip(_COLUMNS, stats.tolist(), strict=True))
     integral = bool(values.pop("integral"))
     multi_hot_rows = int(values.pop("multi_hot_rows"))
     token_ids = role == "input" and integral and ("*" in embedding_inputs or name in embedding_inputs)
@@ -277,9 +277,9 @@ def statistics_function(roles: tuple[str, ...]) -> Callable:
 
 def _statistics(roles: tuple[str, ...], tensors: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
     """Per tensor: its `_COLUMNS` row, and its class counts (targets only), in float64."""
-    stats = tf.stack([_batch_stats(t, role == "target") for role, t in zip(roles, tensors)])
+    stats = tf.stack([_batch_stats(t, role == "target") for role, t in zip(roles, tensors, strict=True)])
     classes = tf.stack([_class_counts(t) if role == "target" else tf.zeros([MAX_CLASSES])
-                        for role, t in zip(roles, tensors)])
+                        for role, t in zip(roles, tensors, strict=True)])
     return tf.cast(stats, tf.float64), tf.cast(classes, tf.float64)
 
 

@@ -52,7 +52,7 @@ class WeightSnapshots:
         if copies is None or since is None or step <= since:
             return [None] * len(self._layers), None
         now = current if current is not None else [_weights(layer) for layer in self._layers]
-        return [_change(before, after) for before, after in zip(copies, now)], step - since
+        return [_change(before, after) for before, after in zip(copies, now, strict=True)], step - since
 
 
 def _weights(layer: Any) -> list[np.ndarray]:
@@ -63,4 +63,5 @@ def _weights(layer: Any) -> list[np.ndarray]:
 def _change(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> float | None:
     if not before or len(before) != len(after):
         return None
-    return float(np.sqrt(sum(np.square(np.subtract(a, b, dtype=np.float64)).sum() for a, b in zip(after, before))))
+    squares = (np.square(np.subtract(a, b, dtype=np.float64)).sum() for a, b in zip(after, before, strict=True))
+    return float(np.sqrt(sum(squares)))
