@@ -68,9 +68,27 @@ def test_a_raw_input_near_the_limits_is_reported_once_per_episode():
     for step, top in enumerate([16, 4, 16, 5, 16, 3, 16, 16, 4, 16, 16]):
         emitted += engine.batch(BatchObservation(step, 0, {}, (stats(0, top, 5.1, 6.1),)))
     assert [d.check for d in emitted] == ["input_not_normalized"]
-    # A batch that is really scaled ends the episode: a later raw one is a new episode.
-    engine.batch(BatchObservation(20, 0, {}, (stats(0, 1, 0.3, 0.3),)))
-    assert len(engine.batch(BatchObservation(21, 0, {}, (stats(0, 16, 5.1, 6.1),)))) == 1
+    # The data's scale does not change within a run: a batch that happens to look scaled ends nothing.
+    assert engine.batch(BatchObservation(20, 0, {}, (stats(0, 1, 0.3, 0.3),))) == []
+    assert engine.batch(BatchObservation(21, 0, {}, (stats(0, 16, 5.1, 6.1),))) == []
+
+
+def test_a_batch_of_mostly_one_class_is_judged_with_the_batches_before_it():
+    engine = Engine([InputNotNormalized()])
+    engine.begin(RunInfo(), 0)
+    balanced, skewed = stats(-7.5, 7.9, 0.2, 4.1, feature_std=4.1), stats(-7.9, 6.1, -3.2, 2.9, feature_std=2.9)
+    emitted = [d for step, t in enumerate([balanced, balanced, skewed, balanced, skewed])
+               for d in engine.batch(BatchObservation(step, 0, {}, (t,)))]
+    assert emitted == []
+    # The same skewed batch alone, as the first one, is raw: nothing before it says otherwise.
+    assert len(inputs_findings(skewed, RunInfo())) == 1
+
+
+def test_centred_inputs_whose_batch_means_wander_with_the_class_mix_are_fine():
+    # Two blobs at -4 and +4 (std 4.1 overall): a batch with 30% of one class has mean -1.6.
+    assert inputs_findings(stats(-7.9, 7.6, -1.6, 4.0, feature_std=4.0), RunInfo()) == []
+    # Ages around 50 are not centred, whatever their spread.
+    assert len(inputs_findings(stats(18, 90, 50, 15, feature_std=15), RunInfo())) == 1
 
 
 def test_table_columns_in_0_to_255_get_per_feature_standardisation():

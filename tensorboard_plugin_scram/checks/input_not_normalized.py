@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -35,15 +37,20 @@ class InputNotNormalized(Check):
     The paper's literal rule ("values outside [-1, 1]") fires on every standardised
     (z-scored) input, a known false alarm of it and its successor. This check accepts an
     input that is *scaled* (all values within +-`scaled_limit`), *standardised*
-    (mean within +-`mean_tolerance` and standard deviation within [`std_low`, `std_high`],
-    over the whole batch or on average per feature, so z-scored outliers are fine) or
+    (mean within +-`mean_tolerance`, or within half a standard deviation of 0, and
+    standard deviation within [`std_low`, `std_high`], over the whole batch or on average
+    per feature, so z-scored outliers are fine, and so are the batch means of centred
+    data that wander with the mix of classes in each batch) or
     *of about unit scale* (all values within +-`small_limit` and a standard deviation of
     at most `small_std`: ratings from 1 to 5, small counts). It fires only when none holds
     and some value's magnitude exceeds `raw_limit`. Skipped: integer token ids that feed
     an Embedding layer, and inputs the model scales itself (a `Rescaling` or
     `Normalization` layer first, possibly inside a nested preprocessing model), which
-    scaling again would scale twice. An input once reported stays reported (one
-    diagnostic) until a sampled batch of it is scaled or standardised.
+    scaling again would scale twice. A batch is judged raw only when the average over
+    every sampled batch so far is raw too (the first batch alone decides at step 0). An
+    input is reported once (one episode for as long as
+    the callback lives): its scale is a property of the data set, and a batch that happens
+    to pass does not fix it.
     The advice tells pixels from table columns: values from 0 to at most 255 in an
     input shaped like images (height, width, channels), or in a long flat vector whose
     features share one range (per-feature spread at least `pixel_spread` of the whole
@@ -70,6 +77,7 @@ class InputNotNormalized(Check):
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)
         self._reported: dict[str, Finding] = {}
+        self._pooled: dict[str, _Pool] = {}
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         inputs = obs.inputs()
@@ -79,13 +87,12 @@ class InputNotNormalized(Check):
         judged = [t for t in inputs if not t.feeds_embedding and not _scaled_in_model(t.name, run.scaled_inputs)]
         findings = []
         for t in judged:
-            if t.name in self._reported and not self._is_fine(t):
-                findings.append(self._reported[t.name])  # the same episode: a batch near a limit ends nothing
-            elif self._is_raw(t):
+            pooled = self._pooled.setdefault(t.name, _Pool()).add(t)
+            if t.name in self._reported:
+                findings.append(self._reported[t.name])  # the same episode from here on
+            elif self._is_raw(t) and self._is_raw(pooled):
                 self._reported[t.name] = self._finding(t, run)
                 findings.append(self._reported[t.name])
-            else:
-                self._reported.pop(t.name, None)
         return findings
 
     def _is_raw(self, t: TensorStats) -> bool:
@@ -101,8 +108,8 @@ class InputNotNormalized(Check):
 
     def _is_standardized(self, t: TensorStats) -> bool:
         tolerance, low, high = (self.threshold(n) for n in ("mean_tolerance", "std_low", "std_high"))
-        whole = abs(t.mean) <= tolerance and low <= t.std <= high
-        per_feature = t.feature_mean_abs <= tolerance and low <= t.feature_std <= high
+        whole = abs(t.mean) <= max(tolerance, t.std / 2) and low <= t.std <= high
+        per_feature = t.feature_mean_abs <= max(tolerance, t.feature_std / 2) and low <= t.feature_std <= high
         return whole or per_feature
 
     def _finding(self, t: TensorStats, run: RunInfo) -> Finding:
@@ -145,6 +152,27 @@ class InputNotNormalized(Check):
         shares_range = t.feature_std >= self.threshold("pixel_spread") * t.std
         size = run.input_sizes.get(t.name)  # unknown for a subclassed model: the spread alone decides
         return shares_range and (size is None or size >= 64)
+
+
+class _Pool:
+    """One input's statistics over the sampled batches so far, to judge the data set rather than one
+    batch's mix: a batch holding mostly one class of centred data (blobs at -4 and +4) has a mean far
+    from 0, while the data set's is near it."""
+
+    def __init__(self) -> None:
+        self._batches = 0
+        self._sums = {"mean": 0.0, "std": 0.0, "feature_mean_abs": 0.0, "feature_std": 0.0}
+        self._range: tuple[float, float] | None = None
+
+    def add(self, t: TensorStats) -> TensorStats:
+        """Adds `t`'s batch; returns `t` with the averages (and the range) of every batch so far."""
+        self._batches += 1
+        for name in self._sums:
+            self._sums[name] += getattr(t, name)
+        low, high = self._range or (t.min, t.max)
+        self._range = (min(low, t.min), max(high, t.max))
+        averages = {name: total / self._batches for name, total in self._sums.items()}
+        return dataclasses.replace(t, min=self._range[0], max=self._range[1], **averages)
 
 
 def _scaled_in_model(name: str, scaled_inputs: tuple[str, ...]) -> bool:
