@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LOGDIR ?= logs
 
-.PHONY: setup demo test lint browser docs clean
+.PHONY: setup demo test test-fast lint browser docs clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ demo: setup
 ## Installs what the tests need (Debian's chromium for the browser tests) and runs them all.
 test: setup browser lint
 	$(BIN)/python -m pytest -q tests
+
+## The fast tier: the tests that need no training, TensorBoard process, browser or npm (under a minute).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not (training or tensorboard or browser or npm)" tests
 
 lint: setup
 	$(BIN)/ruff check tensorboard_plugin_scram tests demo bench

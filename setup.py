@@ -18,8 +18,11 @@ setup(
         "protobuf>=3.20",
     ],
     extras_require={
-        # The callback needs Keras 3 on TensorFlow; the CLI and plugin do not.
-        "keras": ["tensorflow>=2.16", "keras>=3.0"],
+        # The callback needs Keras 3 and one of its backends; the CLI and the plugin need neither.
+        "tensorflow": ["keras>=3.0", "tensorflow>=2.16"],
+        "jax": ["keras>=3.0", "jax[cpu]>=0.4.20"],
+        "torch": ["keras>=3.0", "torch>=2.1"],
+        "keras": ["keras>=3.0", "tensorflow>=2.16"],  # the name of [tensorflow] before other backends
     },
     entry_points={
         "console_scripts": ["scram = tensorboard_plugin_scram.cli:main"],

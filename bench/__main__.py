@@ -1,4 +1,4 @@
-"""`python -m bench [zoo] [overhead] [scale] [sweep] [--quick] [--only NAME ...]`: runs benchmarks, writes results."""
+"""`python -m bench [zoo] [overhead] [scale] [sweep] [--quick] [--only NAME ...] [--backend NAME]`: runs benchmarks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 PARTS = ("zoo", "overhead", "scale", "sweep")
+BACKENDS = ("tensorflow", "jax", "torch")
 HERE = os.path.dirname(os.path.abspath(__file__))
 QUICK_ZOO = ("healthy_mlp_digits", "healthy_text_embedding", "paper_overfitting", "paper_lr_1e10_text",
              "paper_unnormalized_pixels", "nan_in_inputs")
@@ -27,6 +28,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--logdir", help="zoo: keep SCRAM's logs in LOGDIR/<scenario> (for `scram report`)")
     parser.add_argument("--list", action="store_true", help="list the zoo's scenarios and exit")
     parser.add_argument("--out", default=HERE, help="directory for results.md and results.json (default: bench/)")
+    parser.add_argument("--backend", choices=BACKENDS, default=os.environ.get("KERAS_BACKEND", "tensorflow"),
+                        help="Keras backend to train on (default: $KERAS_BACKEND, else tensorflow); results of "
+                             "another backend than TensorFlow are kept beside TensorFlow's, e.g. as zoo_jax")
     args = parser.parse_args(argv)
     unknown = [p for p in args.parts if p not in PARTS]
     if unknown:
@@ -77,13 +81,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{s.name:32} {s.kind:8} {', '.join(sorted(s.expected)) or '(healthy)'}")
         return 0
     parts = args.parts or list(PARTS)
+    os.environ["KERAS_BACKEND"] = args.backend  # before anything imports Keras
     json_path, md_path = os.path.join(args.out, "results.json"), os.path.join(args.out, "results.md")
     results = load(json_path)
     started = time.perf_counter()
     for part in parts:
-        results[part] = run_part(part, args)
+        key = part if args.backend == "tensorflow" or part == "scale" else f"{part}_{args.backend}"
+        results[key] = run_part(part, args)
         partial = (part == "zoo" and args.only) or (part == "overhead" and args.workloads)
-        results.setdefault("quick", {})[part] = bool(args.quick or partial)
+        results.setdefault("quick", {})[key] = bool(args.quick or partial)
     from bench import machine, report
     from tensorboard_plugin_scram.diagnostic import json_safe
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import keras
-import tensorflow as tf
+import numpy as np
 
 SCRAM = "scram"
 PAPER = "paper_rules"
@@ -96,16 +96,26 @@ class PaperRules(_AlarmLog):
     """The paper's three rules. Must come after `ScramCallback` in the callback list.
 
     To see each input batch it wraps the model's `train_step` (as SCRAM does) with an
-    in-graph max |value| over every numeric input, read after each batch.
+    in-graph max |value| over every numeric input, read after each batch; on JAX and
+    PyTorch, where batches pass through Python, it looks at them there.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self._max_abs: tf.Variable | None = None
+        self._max_abs: Any = None
         self._wrapper: Any = None
+        self._undo: Any = None
         self._accuracy: list[tuple[float, float]] = []
 
     def on_train_begin(self, logs: Mapping | None = None) -> None:
+        if keras.backend.backend() != "tensorflow":
+            from tensorboard_plugin_scram.keras_adapter import backends
+
+            self._max_abs = _HostMaximum()
+            self._undo = backends.current().wrap_train_function(self.model, self._max_abs.see)
+            return
+        import tensorflow as tf
+
         model = self.model
         self._max_abs = tf.Variable(0.0, trainable=False, name="paper_rules_max_abs")
         inner = model.train_step
@@ -121,7 +131,9 @@ class PaperRules(_AlarmLog):
         model.make_train_function(force=True)
 
     def on_train_end(self, logs: Mapping | None = None) -> None:
-        if vars(self.model).get("train_step") is self._wrapper:
+        if self._undo is not None:
+            self._undo()
+        if self._wrapper is not None and vars(self.model).get("train_step") is self._wrapper:
             vars(self.model).pop("train_step")
             self.model.train_function = None
 
@@ -171,3 +183,17 @@ class AbortBeforeTraining(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: Mapping | None = None) -> None:
         raise self.Stop("stopped before the first batch, as the scenario asks")
+
+
+class _HostMaximum:
+    """The largest |value| of the last batch's inputs, seen in Python (JAX, PyTorch)."""
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def see(self, data: Any) -> None:
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        self.value = max(float(np.max(np.abs(keras.ops.convert_to_numpy(t)))) for t in keras.tree.flatten(x))
+
+    def numpy(self) -> float:
+        return self.value

@@ -203,6 +203,28 @@ def _sweep_cell(run: dict) -> str:
                      + (" (tolerated)" if a["tolerated"] else "") for a in run["alarms"])
 
 
+OTHER_BACKENDS = ("jax", "torch")
+
+
+def backends_section(results: dict) -> str:
+    """The fault zoo's SCRAM figures per Keras backend, side by side (`python -m bench zoo --backend jax`)."""
+    rows = []
+    for backend, key in (("tensorflow", "zoo"), *((b, f"zoo_{b}") for b in OTHER_BACKENDS)):
+        if key not in results:
+            continue
+        zoo = results[key]
+        s = next(summary for summary in zoo["summary"] if summary["detector"] == "scram")
+        missed = [sc["name"] for sc in zoo["scenarios"] if sc["expected"] and not sc["detectors"]["scram"]["detected"]]
+        rows.append([backend, f"{s['detected']}/{s['faulty']} = {s['recall']:.2f}", _precision(s),
+                     f"{len(s['healthy_with_alarms'])}/{s['healthy']}", _num(s["median_delay_steps"], 1),
+                     ", ".join(missed) or "–", f"{zoo['seconds']:.0f}"])
+    return "\n".join(["## Keras backends side by side", "",
+                      "The fault zoo trained on each Keras backend (`python -m bench zoo --backend jax`). The same "
+                      "jobs and seeds; each backend's own initialisation and numerics make the runs differ.", "",
+                      table(["backend", "recall", "precision", "healthy with false alarms", "median delay (steps)",
+                             "missed", "s"], rows)])
+
+
 def render(results: dict) -> str:
     """The whole results.md."""
     parts = ["# SCRAM benchmarks", "", "Written by `make bench` (`python -m bench`); parts: `python -m bench zoo`, "
@@ -211,6 +233,8 @@ def render(results: dict) -> str:
              "`bench/results.json`.", "", machine_section(results["machine"])]
     if "total_s" in results:
         parts += ["", f"Total runtime of the last full run: {results['total_s']:.0f} s."]
+    if any(f"zoo_{backend}" in results for backend in OTHER_BACKENDS):
+        parts += ["", backends_section(results)]
     sections = (("zoo", zoo_section), ("overhead", overhead_section), ("scale", scale_section),
                 ("sweep", sweep_section))
     for key, render_section in sections:

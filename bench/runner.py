@@ -15,7 +15,7 @@ from bench import detectors
 from bench.detectors import Alarm
 from bench.zoo import Scenario, Trace
 from tensorboard_plugin_scram import ScramCallback
-from tensorboard_plugin_scram.reader import read_logdir
+from tensorboard_plugin_scram.events.file_reader import read_logdir
 
 
 @dataclasses.dataclass

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from bench.zoo import CATALOGUE
 from tensorboard_plugin_scram.diagnostic import Confidence, Diagnostic, Severity
-from tensorboard_plugin_scram.summary import ScramSummaryWriter
+from tensorboard_plugin_scram.events.writer import ScramSummaryWriter
 from tests.tensorboard_helpers import TensorBoardProcess
 
 TARGET_MS = 300.0

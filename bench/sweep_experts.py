@@ -65,17 +65,32 @@ def _recommender() -> Job:
                validation_split=0.2)
 
 
-def _fraud() -> Job:
-    """0.2% positives among 20,000 transactions, class weights balancing the classes."""
+def fraud_data(samples: int = 20000) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
+    """0.2% positive transactions, the positives shifted on 3 of 12 features; class weights balancing them."""
     rng = np.random.default_rng(0)
-    samples = 20000
     y = (rng.random(samples) < 0.002).astype("float32")
     x = rng.normal(size=(samples, 12)).astype("float32")
     x[y == 1, :3] += 2.5
-    weights = {0: 0.5 / (1 - y.mean()), 1: 0.5 / y.mean()}
-    model = models.compiled(models.mlp(12, (32,), 1, activation="sigmoid"), loss="binary_crossentropy",
-                            metrics=[keras.metrics.AUC(name="auc")])
-    return job(model, x, y, epochs=3, batch_size=256, validation_split=0.2, class_weight=weights)
+    return x, y, {0: 0.5 / (1 - y.mean()), 1: 0.5 / y.mean()}
+
+
+def fraud_model() -> keras.Model:
+    return models.compiled(models.mlp(12, (32,), 1, activation="sigmoid"), loss="binary_crossentropy",
+                           metrics=[keras.metrics.AUC(name="auc")])
+
+
+def _fraud() -> Job:
+    """0.2% positives among 20,000 transactions, class weights balancing the classes."""
+    x, y, weights = fraud_data()
+    return job(fraud_model(), x, y, epochs=3, batch_size=256, validation_split=0.2, class_weight=weights)
+
+
+def _fraud_tf_data() -> Job:
+    """The same transactions through a shuffled tf.data pipeline: SCRAM sees the batches inside the train
+    step, and most batches of 256 hold no positive at all (0.998^256 = 0.6)."""
+    x, y, weights = fraud_data()
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).batch(256)
+    return Job(fraud_model(), dataset, None, {"epochs": 3, "verbose": 0, "class_weight": weights})
 
 
 class GAN(keras.Model):
@@ -135,6 +150,8 @@ SETUPS: tuple[Setup, ...] = (
     Setup("expert_recommender_bce", "user x movie embeddings, dot product + sigmoid, ratings scaled to [0, 1] "
           "with binary cross-entropy", _recommender),
     Setup("expert_fraud_class_weights", "0.2% positives, class weights, AUC metric", _fraud),
+    Setup("expert_fraud_tf_data", "0.2% positives through tf.data shuffle().batch(256), class weights, AUC metric",
+          _fraud_tf_data),
     Setup("expert_gan_train_step", "GAN of two MLPs on digits, own train_step, no call()", gan_job),
     Setup("expert_vae_train_step", "VAE of two MLPs on digits, own train_step, no call()", vae_job),
 )

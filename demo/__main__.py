@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import_tensorflow_quietly()
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        import_tensorflow_quietly()  # on JAX or PyTorch the demo never loads TensorFlow
+    else:
+        quiet_environment()
     args = build_parser().parse_args(argv)
     import keras
 

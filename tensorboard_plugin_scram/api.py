@@ -1,7 +1,7 @@
 """SCRAM's diagnostics as Python objects: `tensorboard_plugin_scram.read(logdir)`.
 
 For notebooks, scripts and tests that assert on what SCRAM found. It reads the event
-files the way `scram report` does (`reader.read_logdir`), and `scram report --json`
+files the way `scram report` does (`events.file_reader.read_logdir`), and `scram report --json`
 prints exactly these objects' `to_json()`.
 """
 
@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from tensorboard_plugin_scram.diagnostic import Diagnostic
+from tensorboard_plugin_scram.events.file_reader import read_logdir
+from tensorboard_plugin_scram.events.records import RunRecords
 from tensorboard_plugin_scram.notebook import DiagnosticList
-from tensorboard_plugin_scram.reader import RunRecords, read_logdir
 
 _DIAGNOSTIC_FIELDS = tuple(field.name for field in dataclasses.fields(Diagnostic))
 

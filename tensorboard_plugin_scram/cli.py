@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from tensorboard_plugin_scram.api import run_diagnostics
-    from tensorboard_plugin_scram.reader import read_logdir
+    from tensorboard_plugin_scram.events.file_reader import read_logdir
     from tensorboard_plugin_scram.report import format_report
 
     if not os.path.isdir(args.logdir):

@@ -17,11 +17,12 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tensorboard_plugin_scram import metadata, views
+from tensorboard_plugin_scram import views
 from tensorboard_plugin_scram.checks import CATALOGUE
 from tensorboard_plugin_scram.docs import check_page
-from tensorboard_plugin_scram.provider_reader import ProviderReader
-from tensorboard_plugin_scram.reader import RunRecords
+from tensorboard_plugin_scram.events import metadata
+from tensorboard_plugin_scram.events.provider_reader import ProviderReader
+from tensorboard_plugin_scram.events.records import RunRecords
 
 _STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _MAX_COMPARED_RUNS = 50
@@ -63,6 +64,9 @@ class ScramPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context: base_plugin.TBContext) -> None:
         self._reader = ProviderReader(context.data_provider)
+        # The diagnostics route's JSON text per run, with the records it was built from: kept
+        # while the reader hands back the same records, so a polling panel costs no re-encoding.
+        self._diagnostics_json: dict[str, tuple[RunRecords, str]] = {}
 
     def get_plugin_apps(self) -> dict[str, Callable]:
         return {
@@ -134,7 +138,12 @@ class ScramPlugin(base_plugin.TBPlugin):
 
     def diagnostics_impl(self, ctx: Any, experiment: str, run: str) -> str:
         """The run's diagnostics as JSON text (see `views.diagnostics_view`)."""
-        return views.diagnostics_json(self._run_records(ctx, experiment, [run])[0])
+        records = self._run_records(ctx, experiment, [run])[0]
+        cached = self._diagnostics_json.get(run)
+        if cached is None or cached[0] is not records:
+            cached = (records, views.diagnostics_json(records))
+            self._diagnostics_json[run] = cached
+        return cached[1]
 
     def series_impl(self, ctx: Any, experiment: str, run: str) -> dict[str, Any]:
         records = self._run_records(ctx, experiment, [run])[0]

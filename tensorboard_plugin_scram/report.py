@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Iterable
 
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
-from tensorboard_plugin_scram.reader import RunRecords
+from tensorboard_plugin_scram.events.records import RunRecords
 
 # The severity icons of the report, the console lines and the notebook summary.
 ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "ℹ"}

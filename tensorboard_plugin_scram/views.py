@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
-from tensorboard_plugin_scram.reader import RunRecords
+from tensorboard_plugin_scram.events.records import RunRecords
 
 # Keras metric names worth a curve: losses and accuracies.
 _CURVE_HINTS = ("loss", "acc")
@@ -23,8 +23,8 @@ def severity_counts(diagnostics: Iterable[Diagnostic]) -> dict[str, int]:
 
 def run_summary(records: RunRecords) -> dict[str, Any]:
     """One entry of the `runs` route."""
-    steps = [d.step for d in records.diagnostics] + [e["step"] for e in records.epochs]
-    steps += [b["step"] for b in records.batches]
+    steps = [d.step for d in records.diagnostics] + [e.step for e in records.epochs]
+    steps += [b.step for b in records.batches]
     return {
         "run": records.run,
         "counts": severity_counts(records.diagnostics),
@@ -36,10 +36,8 @@ def run_summary(records: RunRecords) -> dict[str, Any]:
 
 
 def diagnostics_json(records: RunRecords) -> str:
-    """The `diagnostics` route's body as JSON text, built once per version of the records."""
-    if "diagnostics_json" not in records.views:
-        records.views["diagnostics_json"] = json.dumps(diagnostics_view(records), separators=(",", ":"))
-    return records.views["diagnostics_json"]
+    """The `diagnostics` route's body as compact JSON text (the plugin keeps it while the run is unchanged)."""
+    return json.dumps(diagnostics_view(records), separators=(",", ":"))
 
 
 def diagnostics_view(records: RunRecords) -> dict[str, Any]:
@@ -72,13 +70,13 @@ def scram_series(records: RunRecords) -> list[dict[str, Any]]:
     """Curves from SCRAM's own records: sampled batches for training metrics, epochs for validation."""
     curves: dict[str, list] = {}
     for batch in records.batches:
-        for name, value in batch["logs"].items():
+        for name, value in batch.logs.items():
             if _is_curve(name):
-                curves.setdefault(name, []).append([batch["step"], _plottable(value)])
+                curves.setdefault(name, []).append([batch.step, _plottable(value)])
     for epoch in records.epochs:
-        for name, value in epoch["logs"].items():
+        for name, value in epoch.logs.items():
             if _is_curve(name) and (name.startswith("val_") or name not in curves):
-                curves.setdefault(name, []).append([epoch["step"], _plottable(value)])
+                curves.setdefault(name, []).append([epoch.step, _plottable(value)])
     return [{"name": name, "points": sorted(points)} for name, points in sorted(curves.items())]
 
 
@@ -100,7 +98,7 @@ def keras_series(scalars: dict[str, list[tuple[int, float]]], epoch_steps: dict[
 
 
 def epoch_steps(records: RunRecords) -> dict[int, int]:
-    return {e["epoch"]: e["step"] for e in records.epochs}
+    return {e.epoch: e.step for e in records.epochs}
 
 
 def _first(records: RunRecords, check: str) -> dict[str, Any] | None:
@@ -115,7 +113,7 @@ def _first(records: RunRecords, check: str) -> dict[str, Any] | None:
 def _overhead(records: RunRecords) -> dict[str, float] | None:
     if not records.epochs:
         return None
-    cost = records.epochs[-1].get("cost", {})
+    cost = records.epochs[-1].cost
     if "scram_seconds" not in cost or "train_seconds" not in cost:
         return None
     train = cost["train_seconds"]

@@ -7,6 +7,8 @@ import pytest
 
 from bench import detection, report, zoo
 
+pytestmark = pytest.mark.training
+
 
 def test_zoo_covers_the_catalogue_with_healthy_runs_beside():
     scenarios = zoo.select()

@@ -13,8 +13,10 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
-from tensorboard_plugin_scram.summary import ScramSummaryWriter
+from tensorboard_plugin_scram.events.writer import ScramSummaryWriter
 from tests.tensorboard_helpers import TensorBoardProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.tensorboard]
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts")
@@ -69,6 +71,7 @@ def no_problems(page: Page) -> None:
     assert [p for p in page.problems if "favicon" not in p] == []
 
 
+@pytest.mark.training
 def test_run_timeline_card_and_chart(page, tensorboard):
     panel = open_panel(page, tensorboard.url)
     expect(panel.locator("[data-testid=run-item]")).to_have_count(6, timeout=30_000)
@@ -95,6 +98,7 @@ def test_run_timeline_card_and_chart(page, tensorboard):
     no_problems(page)
 
 
+@pytest.mark.training
 def test_chart_markers_open_their_card(page, tensorboard):
     panel = open_panel(page, tensorboard.url)
     panel.locator('[data-testid=run-item][data-run="normalization/scram"]').click()
@@ -108,6 +112,7 @@ def test_chart_markers_open_their_card(page, tensorboard):
     no_problems(page)
 
 
+@pytest.mark.training
 def test_compare_two_runs_shows_what_was_fixed(page, tensorboard):
     panel = open_panel(page, tensorboard.url)
     for name in ("learning_rate/scram", "learning_rate_fixed/scram"):
@@ -120,6 +125,7 @@ def test_compare_two_runs_shows_what_was_fixed(page, tensorboard):
     no_problems(page)
 
 
+@pytest.mark.training
 def test_filters_and_mute_keep_muted_diagnostics_visible(page, tensorboard):
     panel = open_panel(page, tensorboard.url)
     panel.locator('[data-testid=run-item][data-run="learning_rate/scram"]').click()

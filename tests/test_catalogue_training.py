@@ -10,7 +10,9 @@ from sklearn.datasets import load_breast_cancer
 
 from tensorboard_plugin_scram import ScramCallback
 from tests import scenarios as S
-from tests.conftest import report_json
+from tests.builders import report_json
+
+pytestmark = pytest.mark.training
 
 
 def compile_fit(model, x, y, log_dir, optimizer="adam", loss="sparse_categorical_crossentropy", callback=None,

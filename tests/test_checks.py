@@ -11,19 +11,14 @@ from tensorboard_plugin_scram.checks import (
     EpochObservation,
     History,
     RunInfo,
-    TensorStats,
 )
 from tensorboard_plugin_scram.checks.input_not_normalized import InputNotNormalized
 from tensorboard_plugin_scram.checks.nan_loss import NanLoss
 from tensorboard_plugin_scram.checks.overfitting import Overfitting
+from tests.builders import epochs as epoch_results
+from tests.builders import stats
 
 NAN, INF = float("nan"), float("inf")
-
-
-def stats(lo: float, hi: float, mean: float, std: float, **kw) -> TensorStats:
-    values = dict(name="x", role="input", count=100, nonfinite=0, nonfinite_total=0, min=lo, max=hi,
-                  mean=mean, std=std, feature_mean_abs=abs(mean), feature_std=std, integral=False)
-    return TensorStats(**{**values, **kw})
 
 
 def batch_findings(check, obs: BatchObservation, run: RunInfo | None = None):
@@ -120,13 +115,7 @@ def test_input_not_normalized_threshold_is_configurable():
 # -- overfitting -------------------------------------------------------------------------
 
 def run_epochs(check, rows: list[dict]):
-    history = History()
-    results = []
-    for epoch, logs in enumerate(rows):
-        obs = EpochObservation(epoch * 10 + 9, epoch, logs)
-        history.add_epoch(obs)
-        results.append(check.on_epoch(obs, history))
-    return results
+    return epoch_results(check, rows, history=History())  # a history without RunInfo
 
 
 def epochs(loss, val_loss, acc=None, val_acc=None) -> list[dict]:

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tensorboard_plugin_scram.checks import BatchObservation, EpochObservation, History, RunInfo
+from tensorboard_plugin_scram.checks import BatchObservation, History
 from tensorboard_plugin_scram.checks.accuracy_at_chance import AccuracyAtChance
 from tensorboard_plugin_scram.checks.batch_memory_risk import BatchMemoryRisk
 from tensorboard_plugin_scram.checks.class_imbalance import ClassImbalance
@@ -22,45 +22,8 @@ from tensorboard_plugin_scram.checks.no_trainable_weights import NoTrainableWeig
 from tensorboard_plugin_scram.checks.output_activation_loss_mismatch import OutputActivationLossMismatch
 from tensorboard_plugin_scram.checks.train_val_mismatch import TrainValMismatch
 from tensorboard_plugin_scram.diagnostic import Severity
-from tensorboard_plugin_scram.observations import LossInfo, OutputInfo
-from tests.test_checks import stats
-
-SPARSE = LossInfo("sparse_categorical_crossentropy")
-
-
-def run_info(units=10, activation="softmax", loss=SPARSE, **kw) -> RunInfo:
-    values = dict(optimizer="Adam", learning_rate=1e-3, losses=(loss,),
-                  outputs=(OutputInfo("head", units, activation),), input_sizes={"x": 64},
-                  trainable_params=1000, total_params=1000, optimizer_slots=2, activations_per_sample=100,
-                  device_memory=8 * 1024**3, compile_location="train.py:10")
-    return RunInfo(**{**values, **kw})
-
-
-def batches(check, observations, run: RunInfo | None = None):
-    history = History(run or run_info())
-    results = []
-    for obs in observations:
-        history.add_batch(obs)
-        results.append(check.on_batch(obs, history))
-    return results
-
-
-def epochs(check, rows: list[dict], run: RunInfo | None = None, history: History | None = None):
-    history = history or History(run or run_info())
-    results = []
-    for i, logs in enumerate(rows):
-        obs = EpochObservation(i * 10 + 9, i, logs)
-        history.add_epoch(obs)
-        results.append(check.on_epoch(obs, history))
-    return results
-
-
-def x_and_y(y_min, y_max, y_count=32, integral=True, **y_kw):
-    x = stats(0, 1, 0.5, 0.3, count=32 * 64)
-    y = stats(y_min, y_max, (y_min + y_max) / 2, 1.0, name="y", role="target", count=y_count, integral=integral,
-              **y_kw)
-    return BatchObservation(0, 0, {"loss": 1.0}, (x, y))
-
+from tensorboard_plugin_scram.observations import LossInfo
+from tests.builders import SPARSE, batches, epochs, run_info, stats, x_and_y
 
 # -- output_activation_loss_mismatch --------------------------------------------------------
 

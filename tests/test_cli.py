@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import run_scram
+import pytest
+
+from tests.builders import run_scram
 
 
+@pytest.mark.training
 def test_exit_status_is_one_when_an_error_was_found(trained_logdir):
     result = run_scram("report", trained_logdir)
     assert result.returncode == 1
@@ -16,6 +19,7 @@ def test_exit_status_is_one_when_an_error_was_found(trained_logdir):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.training
 def test_fail_on_changes_the_exit_status(trained_logdir, tmp_path):
     assert run_scram("report", "--fail-on", "never", trained_logdir).returncode == 0
     only_warnings = tmp_path / "w"
@@ -26,6 +30,7 @@ def test_fail_on_changes_the_exit_status(trained_logdir, tmp_path):
     assert run_scram("report", "--fail-on", "warning", str(only_warnings)).returncode == 1
 
 
+@pytest.mark.training
 def test_color_always_colours_the_severity(trained_logdir):
     result = run_scram("report", "--color", "always", trained_logdir)
     assert "\033[31m" in result.stdout

@@ -20,7 +20,7 @@ from tensorboard_plugin_scram.api import read
 from tensorboard_plugin_scram.checks import build_checks
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
 from tensorboard_plugin_scram.keras_adapter.console import Console, alert_line, summary_headline, summary_text
-from tests.conftest import report_json
+from tests.builders import report_json
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts", "console_fit.py")
 ALERT = re.compile(r"^SCRAM ([✖▲]) (before training|step \d+): (.+) \[(\w+)\] — scram report (\S+)$")
@@ -63,6 +63,7 @@ def scram_lines(lines: list[str]) -> list[str]:
     return [line for line in lines if re.search(r"SCRAM( [✖▲ℹ] | found |: )", line)]
 
 
+@pytest.mark.training
 def test_each_new_error_or_warning_prints_once_on_its_own_line(console_run):
     lines, diagnostics, logdir = case_output(console_run, "fault")
     written = [d for d in report_json(logdir) if d["severity"] != "info"]
@@ -83,6 +84,7 @@ def test_each_new_error_or_warning_prints_once_on_its_own_line(console_run):
     assert "" not in [line.strip("\b") for line in lines[:-1]]
 
 
+@pytest.mark.training
 def test_the_summary_counts_and_lists_this_fits_diagnostics(console_run):
     lines, diagnostics, logdir = case_output(console_run, "fault")
     written = report_json(logdir)
@@ -102,6 +104,7 @@ def test_the_summary_counts_and_lists_this_fits_diagnostics(console_run):
     assert f"scram report {logdir}" in footer and f"tensorboard --logdir {logdir}" in footer and "SCRAM tab" in footer
 
 
+@pytest.mark.training
 def test_a_healthy_fit_ends_with_one_line(console_run):
     lines, diagnostics, logdir = case_output(console_run, "healthy")
     assert report_json(logdir) == [] and diagnostics == []
@@ -113,6 +116,7 @@ def test_a_healthy_fit_ends_with_one_line(console_run):
     assert 0.0 < float(match.group(2)) < 100.0
 
 
+@pytest.mark.training
 def test_fit_verbose_0_silences_scram_and_scram_verbose_overrides(console_run):
     silent_fit, found, logdir = case_output(console_run, "fit_silent")
     assert found and report_json(logdir), "the fault is still found and written"
@@ -125,6 +129,7 @@ def test_fit_verbose_0_silences_scram_and_scram_verbose_overrides(console_run):
     assert sum(bool(HEADLINE.match(line)) for line in loud) == 1
 
 
+@pytest.mark.training
 def test_one_batch_epochs_print_at_an_epochs_first_batch_and_at_its_end(console_run):
     lines, found, logdir = case_output(console_run, "one_batch")
     printed = alerts(lines)
@@ -138,6 +143,7 @@ def test_one_batch_epochs_print_at_an_epochs_first_batch_and_at_its_end(console_
     assert all(line.startswith("SCRAM") for line in scram_lines(lines))
 
 
+@pytest.mark.training
 def test_callback_diagnostics_are_what_read_and_report_json_give(console_run):
     root, _ = console_run
     _, found, logdir = case_output(console_run, "fault")
@@ -162,6 +168,7 @@ def test_the_alert_line_reads_like_the_issue_asks():
     assert alert_line(d, "my logs").endswith("scram report 'my logs'")
 
 
+@pytest.mark.training  # the console prints through Keras' io_utils, which imports Keras
 def test_errors_and_warnings_print_at_once_info_only_in_the_summary(capsys):
     console = Console("logs", "auto", checks=5)
     console.found([diagnostic(Severity.INFO, check="update_ratio_unusual")], {"verbose": 1}, mid_line=True)
@@ -177,6 +184,7 @@ def test_errors_and_warnings_print_at_once_info_only_in_the_summary(capsys):
     assert [line.split("[")[-1] for line in out[1:4]] == ["update_ratio_unusual]", "nan_loss]", "overfitting]"]
 
 
+@pytest.mark.training  # the console prints through Keras' io_utils, which imports Keras
 def test_no_leading_newline_before_training_or_without_a_bar(capsys):
     console = Console("logs", "auto", checks=5)
     console.found([diagnostic(Severity.WARNING, epoch=None)], {"verbose": 1}, mid_line=True)
@@ -189,6 +197,7 @@ def test_no_leading_newline_before_training_or_without_a_bar(capsys):
     ("auto", "auto", True), ("auto", 1, True), ("auto", 2, True), ("auto", 0, False),
     (1, 0, True), (0, 1, False), (0, "auto", False),
 ])
+@pytest.mark.training  # the console prints through Keras' io_utils, which imports Keras
 def test_verbose_follows_keras_convention(capsys, scram_verbose, fit_verbose, speaks):
     console = Console("logs", scram_verbose, checks=5)
     console.found([diagnostic(Severity.ERROR)], {"verbose": fit_verbose}, mid_line=False)
@@ -211,6 +220,7 @@ def test_a_later_fit_without_news_says_so_and_points_to_the_earlier_ones():
     assert summary_text("no issues found (7 checks)", [], "footer") == "SCRAM: no issues found (7 checks)"
 
 
+@pytest.mark.training  # the console prints through Keras' io_utils, which imports Keras
 def test_a_broken_stdout_never_reaches_the_training(monkeypatch):
     class Closed:
         def write(self, text):

@@ -1,40 +1,41 @@
-"""Configuration and a user-written check, in real training (the README's example)."""
+"""Configuration and a user-written check, in real training (the README's example, run as it stands)."""
 
 from __future__ import annotations
 
+import os
+import re
 import warnings
 
 import keras
 import pytest
 
 from tensorboard_plugin_scram import ScramCallback
-from tensorboard_plugin_scram.checks import Check, Finding, Severity
+from tensorboard_plugin_scram.checks import Check, Finding
 from tests import scenarios
-from tests.conftest import report_json
+from tests.builders import report_json
+
+pytestmark = pytest.mark.training
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+EXAMPLE_MARKER = "<!-- tested: custom-check"
 
 
-class LossTooHigh(Check):
-    """## What it does
-    Reports epochs whose training loss stays above a target.
-    """
+def readme_example() -> dict:
+    """The names that the README's custom-check example defines, from the code block after its marker."""
+    with open(README, encoding="utf-8") as handle:
+        readme = handle.read()
+    assert readme.count(EXAMPLE_MARKER) == 1, f"README.md needs one {EXAMPLE_MARKER} ... --> above the example"
+    after_marker = readme.split(EXAMPLE_MARKER, 1)[1]
+    block = re.match(r"[^\n]*-->\n```python\n(.*?)\n```\n", after_marker, re.DOTALL)
+    assert block, "the marker must sit on the line right above the example's ```python block"
+    names: dict = {}
+    exec(compile(block.group(1), f"{README} (custom-check example)", "exec"), names)
+    return names
 
-    id = "loss_too_high"
-    title = "Loss above target"
-    severity = Severity.WARNING
-    thresholds = {"limit": 5.0}
 
-    def on_epoch(self, obs, history):
-        loss = obs.logs.get("loss")
-        if loss is None:
-            return None
-        if loss <= self.threshold("limit"):
-            return []
-        return [Finding(
-            title=self.title,
-            explanation=f"The loss is {loss:.3g}, above {self.threshold('limit')}.",
-            suggestion="Train longer or check the labels.",
-            evidence={"loss": loss, "limit": self.threshold("limit")},
-        )]
+def test_the_readme_example_defines_one_check():
+    checks = [v for v in readme_example().values() if isinstance(v, type) and issubclass(v, Check) and v is not Check]
+    assert [cls.id for cls in checks] == ["loss_too_high"]
 
 
 def train(log_dir, callback):
@@ -45,7 +46,8 @@ def train(log_dir, callback):
 
 
 def test_user_check_with_threshold_override_reports_in_real_training(tmp_path):
-    train(str(tmp_path), ScramCallback(str(tmp_path), extra_checks=[LossTooHigh()],
+    loss_too_high = readme_example()["LossTooHigh"]
+    train(str(tmp_path), ScramCallback(str(tmp_path), extra_checks=[loss_too_high()],
                                        thresholds={"loss_too_high": {"limit": 0.0}}))
     found = [d for d in report_json(tmp_path) if d["check"] == "loss_too_high"]
     assert len(found) == 1, "one episode while the loss stays above the limit"

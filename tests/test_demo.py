@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from demo.scenarios import SCENARIOS
-from tests.conftest import report_json
+from tests.builders import report_json
+
+pytestmark = pytest.mark.training
 
 
 def test_demo_finds_each_fault_and_nothing_in_the_fixes(demo_logdir):

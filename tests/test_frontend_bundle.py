@@ -27,6 +27,7 @@ def frontend_copy(tmp_path_factory) -> str:
     return copy
 
 
+@pytest.mark.npm
 def test_committed_bundle_is_built_from_the_sources(frontend_copy, tmp_path):
     fresh = tmp_path / "index.js"
     result = subprocess.run(["node", "build.mjs", str(fresh)], cwd=frontend_copy, capture_output=True, text=True)
@@ -35,6 +36,7 @@ def test_committed_bundle_is_built_from_the_sources(frontend_copy, tmp_path):
         assert fresh.read_bytes() == handle.read(), "run `npm ci && npm run build` in frontend/ and commit"
 
 
+@pytest.mark.npm
 def test_panel_logic_unit_tests_pass(frontend_copy):
     result = npm("test", cwd=frontend_copy)
     assert result.returncode == 0, result.stdout[-3000:]

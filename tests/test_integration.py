@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from tests.conftest import report_json
+from tests.builders import report_json
+
+pytestmark = pytest.mark.training
 
 ALARMS = ("warning", "error")
 
@@ -58,12 +60,12 @@ def test_nan_loss_found_at_the_batch_it_appears(diagnostics):
 
 
 def test_overfitting_found_within_three_epochs_of_onset(trained_logdir, diagnostics):
-    from tensorboard_plugin_scram.reader import read_logdir
+    from tensorboard_plugin_scram.events.file_reader import read_logdir
 
     found = [d for d in _of(diagnostics, "overfitting") if d["check"] == "overfitting"]
     assert len(found) == 1
     epochs = [r for r in read_logdir(trained_logdir) if r.run == "overfitting/scram"][0].epochs
-    val = [e["logs"]["val_loss"] for e in epochs]
+    val = [e.logs["val_loss"] for e in epochs]
     onset = val.index(min(val)) + 1  # first epoch after the best validation loss
     assert onset <= found[0]["epoch"] <= onset + 3
     assert "validation" in found[0]["explanation"]
@@ -86,13 +88,13 @@ def test_faulty_runs_raise_no_off_target_alarm(diagnostics):
 
 
 def test_scram_records_curves_and_its_own_cost(trained_logdir):
-    from tensorboard_plugin_scram.reader import read_logdir
+    from tensorboard_plugin_scram.events.file_reader import read_logdir
 
     runs = {r.run: r for r in read_logdir(trained_logdir)}
     healthy = runs["healthy_digits/scram"]
-    assert [e["epoch"] for e in healthy.epochs] == list(range(12))
-    steps = [e["step"] for e in healthy.epochs]
+    assert [e.epoch for e in healthy.epochs] == list(range(12))
+    steps = [e.step for e in healthy.epochs]
     assert steps == sorted(set(steps)), "global step only grows"
-    cost = healthy.epochs[-1]["cost"]
+    cost = healthy.epochs[-1].cost
     assert 0 < cost["scram_seconds"] < cost["train_seconds"]
-    assert healthy.batches and all(math.isfinite(b["logs"]["loss"]) for b in healthy.batches)
+    assert healthy.batches and all(math.isfinite(b.logs["loss"]) for b in healthy.batches)

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
+from tensorboard_plugin_scram.keras_adapter.backends.tensorflow.internals import GraphInternalsProbe
 from tensorboard_plugin_scram.observations import ModelStats
-from tests.test_internals_training import _cnn
+from tests.builders import small_cnn
+
+pytestmark = pytest.mark.training
 
 
 def _dense(*layers, inputs=8, classes=3, activation="softmax"):
@@ -61,7 +63,7 @@ def _text():
 
 # name: (model, loss, labels of 32 samples)
 CASES = {
-    "cnn": (_cnn, "sparse_categorical_crossentropy", "classes"),
+    "cnn": (small_cnn, "sparse_categorical_crossentropy", "classes"),
     "tanh_sigmoid_batchnorm_relu_layer": (_mixed, "sparse_categorical_crossentropy", "classes"),
     "binary_sigmoid": (lambda: _dense(keras.layers.Dense(16, "relu"), classes=1, activation="sigmoid"),
                        "binary_crossentropy", "binary"),
@@ -96,7 +98,7 @@ def _measure(case: str, host_values: int) -> tuple[ModelStats, bool]:
     model = build()
     model.compile("adam", loss)
     x, y = _data(case)
-    probe = InternalsProbe(model, [getattr(loss, "name", loss)], host_values=host_values)
+    probe = GraphInternalsProbe(model, [getattr(loss, "name", loss)], host_values=host_values)
     probe.install()
     probe.measure_on(x, y)
     return probe.read(), probe._on_host
@@ -154,7 +156,7 @@ def test_update_norm_is_the_change_since_the_armed_step(host_values):
     keras.utils.set_random_seed(0)
     model = _mixed()
     model.compile("adam", "sparse_categorical_crossentropy")
-    probe = InternalsProbe(model, ["sparse_categorical_crossentropy"], host_values=host_values)
+    probe = GraphInternalsProbe(model, ["sparse_categorical_crossentropy"], host_values=host_values)
     probe.install()
     sample = _data("tanh_sigmoid_batchnorm_relu_layer")
     monitor = InternalsMonitor(probe, InternalsSchedule(every=10, first=1, confirm=0), sample)
@@ -179,7 +181,7 @@ def test_after_a_host_measurement_the_probe_still_reports_one_inside_the_train_s
     model = _mixed()
     model.compile("adam", "sparse_categorical_crossentropy")
     x, y = _data("tanh_sigmoid_batchnorm_relu_layer")
-    probe = InternalsProbe(model, ["sparse_categorical_crossentropy"])
+    probe = GraphInternalsProbe(model, ["sparse_categorical_crossentropy"])
     probe.install()
     probe.measure_on(x, y)
     assert probe.read() is not None and probe.measured_weights() is not None
@@ -195,7 +197,7 @@ def test_the_measurement_skips_graph_rewrites_for_itself_only():
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context
 
-    from tensorboard_plugin_scram.keras_adapter import internals
+    from tensorboard_plugin_scram.keras_adapter.backends.tensorflow import internals
 
     def rewrites_off() -> bool:
         config = config_pb2.ConfigProto.FromString(context.context().function_call_options.config_proto_serialized)

@@ -9,42 +9,18 @@ import tensorflow as tf
 
 from tensorboard_plugin_scram import ScramCallback
 from tensorboard_plugin_scram.checks import Check
-from tests.conftest import report_json
+from tests.builders import ModelStatsRecorder, report_json, small_cnn
 from tests.scenarios import digits
+
+pytestmark = pytest.mark.training
 
 INTERNALS = {"constant_predictions", "vanishing_gradients", "exploding_gradients", "dead_relu",
              "saturated_activations", "weights_not_updating", "update_ratio_unusual"}
 
 
-class _Recorder(Check):
-    """Keeps the model statistics SCRAM measured, to check the probe itself."""
-
-    id = "test_recorder"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = []
-
-    def on_batch(self, obs, history):
-        if obs.model is not None:
-            self.seen.append(obs)
-        return None
-
-
 def _mlp(hidden=(64,), activation="relu", **dense_args) -> keras.Model:
     layers = [keras.layers.Dense(units, activation=activation, **dense_args) for units in hidden]
     return keras.Sequential([keras.Input((64,)), *layers, keras.layers.Dense(10, activation="softmax")])
-
-
-def _cnn() -> keras.Model:
-    return keras.Sequential([
-        keras.Input((8, 8, 1)),
-        keras.layers.Conv2D(16, 3, activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(32, 2, activation="relu"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
 
 
 def _functional() -> keras.Model:
@@ -70,7 +46,7 @@ def _runs(x, y) -> dict:
     big_init = keras.initializers.RandomNormal(stddev=1.0)
     return {
         "healthy_mlp": lambda d: _train(d, _mlp(), x, y),
-        "healthy_cnn": lambda d: _train(d, _cnn(), x.reshape(-1, 8, 8, 1), y),
+        "healthy_cnn": lambda d: _train(d, small_cnn(), x.reshape(-1, 8, 8, 1), y),
         "dead_relu": lambda d: _train(d, _mlp((64, 64), bias_initializer=keras.initializers.Constant(-10.0)), x, y),
         "saturated": lambda d: _train(
             d, _mlp((64, 64), "sigmoid", kernel_initializer=keras.initializers.RandomNormal(stddev=3.0)), x * 10, y),
@@ -92,7 +68,7 @@ def _runs(x, y) -> dict:
 def recorded(tmp_path_factory) -> dict:
     """The functional model on tf.data with steps_per_execution=4: the probe's own view."""
     x, y = digits()
-    recorder = _Recorder()
+    recorder = ModelStatsRecorder()
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
     _train(str(tmp_path_factory.mktemp("functional")), _functional(), dataset, steps_per_execution=4,
            recorder=recorder, epochs=2)
@@ -207,7 +183,7 @@ def test_later_fits_reuse_the_traced_measurement_until_the_model_changes(tmp_pat
     keras.utils.set_random_seed(0)
     model = _mlp()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    recorder = _Recorder()
+    recorder = ModelStatsRecorder()
     callback = ScramCallback(tmp_path, extra_checks=[recorder])
     probes = []
     for _ in range(3):
@@ -230,7 +206,7 @@ def test_later_fits_reuse_the_traced_measurement_until_the_model_changes(tmp_pat
 @pytest.mark.parametrize("step_seconds, spacing", [(1e-6, 100), (10.0, 10)])  # 1 us: any pass costs 10+ steps
 def test_measurements_on_a_sample_are_spaced_by_what_they_cost(step_seconds, spacing):
     """Timed against the step clock: a measurement worth many steps is spaced out (up to 10 x `every`)."""
-    from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
+    from tensorboard_plugin_scram.keras_adapter.backends.tensorflow.internals import GraphInternalsProbe
     from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
     from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StepClock
 
@@ -238,7 +214,7 @@ def test_measurements_on_a_sample_are_spaced_by_what_they_cost(step_seconds, spa
     model = _mlp()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x[:64], y[:64], batch_size=32, verbose=0)
-    probe = InternalsProbe(model, ["sparse_categorical_crossentropy"])
+    probe = GraphInternalsProbe(model, ["sparse_categorical_crossentropy"])
     probe.install()
     clock = StepClock()
     clock.seconds = step_seconds
@@ -252,7 +228,7 @@ def test_measurements_on_a_sample_are_spaced_by_what_they_cost(step_seconds, spa
 
 def test_saturation_under_bfloat16_follows_the_documented_float32_rule():
     """|tanh output| > 0.98, compared in float32: in bfloat16 0.98 itself rounds to 0.9805."""
-    from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
+    from tensorboard_plugin_scram.keras_adapter.backends.tensorflow.internals import GraphInternalsProbe
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
@@ -263,7 +239,7 @@ def test_saturation_under_bfloat16_follows_the_documented_float32_rule():
         model = keras.Sequential([keras.Input((8,)), hidden, keras.layers.Dense(3, "softmax")])
         model.compile("adam", "sparse_categorical_crossentropy")
         out = keras.Model(model.inputs, hidden.output)(x, training=True).numpy().astype("float32")
-        probe = InternalsProbe(model, ["sparse_categorical_crossentropy"])
+        probe = GraphInternalsProbe(model, ["sparse_categorical_crossentropy"])
         probe.install()
         probe.measure_on(x, y)
         measured = probe.read().layers[0].saturated_fraction
@@ -287,7 +263,7 @@ def test_half_dead_dense_layer_of_a_healthy_cnn_is_no_alarm(tmp_path):
         keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.Flatten(),
         keras.layers.Dense(64, activation="relu", name="hidden"), keras.layers.Dense(4, activation="softmax"),
     ])
-    recorder = _Recorder()
+    recorder = ModelStatsRecorder()
     _train(str(tmp_path), model, x, y, recorder=recorder)
     dense = [layer for obs in recorder.seen if obs.model is not None for layer in obs.model.layers
              if layer.name == "hidden"]

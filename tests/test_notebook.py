@@ -75,6 +75,7 @@ def html_outputs(cell) -> list[str]:
             if o.output_type in ("display_data", "execute_result") and "text/html" in o.get("data", {})]
 
 
+@pytest.mark.training
 def test_the_notebook_runs_without_an_error(executed):
     notebook, _ = executed
     cells = code_cells(notebook)
@@ -83,6 +84,7 @@ def test_the_notebook_runs_without_an_error(executed):
     assert all(cell.execution_count for cell in cells)
 
 
+@pytest.mark.training
 def test_the_fault_prints_its_lines_under_the_bar_and_ends_with_the_html_summary(executed):
     notebook, work = executed
     fault = code_cells(notebook)[1]
@@ -107,6 +109,7 @@ def test_the_fault_prints_its_lines_under_the_bar_and_ends_with_the_html_summary
     assert len(plain) == 1 and plain[0].startswith("SCRAM found ")
 
 
+@pytest.mark.training
 def test_callback_diagnostics_show_as_a_table_and_equal_what_read_gives(executed):
     notebook, work = executed
     cell = code_cells(notebook)[2]
@@ -119,6 +122,7 @@ def test_callback_diagnostics_show_as_a_table_and_equal_what_read_gives(executed
     assert result[0]["data"]["text/plain"].startswith("[Diagnostic(check=")
 
 
+@pytest.mark.training
 def test_the_fixed_run_says_one_line(executed):
     notebook, work = executed
     fixed = code_cells(notebook)[3]
@@ -129,6 +133,7 @@ def test_the_fixed_run_says_one_line(executed):
     assert [d for d in read(work / "logs") if d.run == "lr_1e-3/scram"] == []
 
 
+@pytest.mark.training
 def test_read_in_the_notebook_lists_every_diagnostic(executed):
     notebook, work = executed
     found = read(work / "logs")
@@ -163,6 +168,7 @@ def test_read_and_callback_lists_render_as_the_table():
     assert repr(rich) == "plain" and rich._repr_html_() == "<b>rich</b>"
 
 
+@pytest.mark.training  # the console prints through Keras' io_utils, which imports Keras
 def test_outside_a_kernel_the_summary_is_plain_text(capsys):
     console = Console("logs", 1, checks=3)
     console.found([hostile(check="nan_loss")], {"verbose": 1}, mid_line=False)
@@ -194,6 +200,8 @@ def as_jupyter_shows_it(cell) -> str:
             f'{"".join(html_outputs(cell))}</body>')
 
 
+@pytest.mark.browser
+@pytest.mark.training
 def test_the_summary_rows_expand_in_a_browser(executed, page):
     notebook, work = executed
     fault = code_cells(notebook)[1]
@@ -212,6 +220,7 @@ def test_the_summary_rows_expand_in_a_browser(executed, page):
     assert page.problems == []
 
 
+@pytest.mark.browser
 def test_script_bearing_text_stays_text_in_a_browser(page):
     page.set_content(summary_html(f"found {XSS}", [hostile()], f"Details: {XSS}"))
     page.locator("summary").first.click()

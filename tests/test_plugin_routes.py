@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from tensorboard_plugin_scram import metadata
-from tensorboard_plugin_scram.summary import ScramSummaryWriter
+from tensorboard_plugin_scram.events import metadata
+from tensorboard_plugin_scram.events.writer import ScramSummaryWriter
 from tests.tensorboard_helpers import data_provider, get_json, plugin_client
 
-LOADERS = ["python", "rust"]
+LOADERS = ["python", pytest.param("rust", marks=pytest.mark.tensorboard)]  # rust: the data server process
 
 
 @pytest.fixture(scope="module", params=LOADERS)
@@ -23,6 +23,7 @@ def client(request, demo_logdir):
         yield client
 
 
+@pytest.mark.training
 def test_runs_lists_every_scram_run_with_counts_and_overhead(client):
     status, body = get_json(client, "runs")
     assert status == 200
@@ -35,6 +36,7 @@ def test_runs_lists_every_scram_run_with_counts_and_overhead(client):
     assert 0 < overhead["fraction"] < 1 and overhead["train_seconds"] > overhead["scram_seconds"]
 
 
+@pytest.mark.training
 def test_diagnostics_returns_every_field(client):
     status, body = get_json(client, "diagnostics?run=learning_rate/scram")
     assert status == 200 and body["skipped"] == 0
@@ -46,6 +48,7 @@ def test_diagnostics_returns_every_field(client):
         assert field in d
 
 
+@pytest.mark.training
 def test_series_comes_from_keras_tensorboard_runs_mapped_to_global_steps(client):
     status, body = get_json(client, "series?run=normalization_fixed/scram")
     assert status == 200 and body["source"] == "keras"
@@ -56,6 +59,7 @@ def test_series_comes_from_keras_tensorboard_runs_mapped_to_global_steps(client)
     assert steps == sorted(steps) and steps[0] > 0, "epoch points sit at each epoch's last global step"
 
 
+@pytest.mark.training
 def test_compare_two_runs_says_what_was_fixed(client):
     status, body = get_json(client, "compare?run=learning_rate/scram&run=learning_rate_fixed/scram")
     assert status == 200
@@ -77,16 +81,19 @@ def test_compare_two_runs_says_what_was_fixed(client):
         ("compare?run=learning_rate/scram&run=nope", 404),
     ],
 )
+@pytest.mark.training
 def test_bad_requests_get_json_errors(client, path, status):
     code, body = get_json(client, path)
     assert code == status and isinstance(body["error"], str)
 
 
+@pytest.mark.training
 def test_checks_route_lists_the_catalogue(client):
     _, body = get_json(client, "checks")
     assert {"nan_loss", "input_not_normalized", "overfitting"} <= {c["check"] for c in body["checks"]}
 
 
+@pytest.mark.training
 def test_check_docs_are_served_from_the_catalogue(client):
     response = client.get("/data/plugin/scram/docs/checks/nan_loss.md")
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
@@ -95,6 +102,7 @@ def test_check_docs_are_served_from_the_catalogue(client):
         assert client.get("/data/plugin/scram/" + bad).status_code == 404
 
 
+@pytest.mark.training
 def test_plugins_listing_marks_scram_as_an_iframe_plugin(client):
     response = client.get("/data/plugins_listing")
     listing = response.get_json()["scram"]
@@ -111,8 +119,8 @@ def test_corrupt_and_foreign_payloads_are_skipped_and_counted(tmp_path, loader):
     good = Diagnostic("nan_loss", Severity.ERROR, "<img src=x onerror=alert(1)>", "e", "s", None, {}, 5, 0)
     writer.write_diagnostics(5, [good])
     writer._write(metadata.DIAGNOSTICS_TAG, 6, "{not json")
-    writer._write(metadata.DIAGNOSTICS_TAG, 7, '{"schema": 999, "kind": "diagnostics", "diagnostics": []}')
-    writer._write(metadata.DIAGNOSTICS_TAG, 8, '{"schema": 1, "kind": "diagnostics", "diagnostics": [{"step": "x"}]}')
+    writer._write(metadata.DIAGNOSTICS_TAG, 7, '{"kind": "epoch", "step": 7, "epoch": 0, "logs": {}}')  # wrong tag
+    writer._write(metadata.DIAGNOSTICS_TAG, 8, '{"kind": "diagnostics", "diagnostics": [{"step": "x"}]}')
     writer.close()
     with data_provider(str(tmp_path), loader) as provider:
         client = plugin_client(provider)
@@ -127,6 +135,7 @@ def test_corrupt_and_foreign_payloads_are_skipped_and_counted(tmp_path, loader):
         assert [d["title"] for d in body["diagnostics"]] == ["<img src=x onerror=alert(1)>"]
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("loader", LOADERS)
 def test_scram_curve_from_batched_records_of_a_real_fit(trained_logdir, loader):
     """Without Keras' TensorBoard logs the curve is SCRAM's sampled batches, written together per epoch."""

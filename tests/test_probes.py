@@ -10,9 +10,11 @@ import tensorflow as tf
 from tensorboard_plugin_scram import ScramCallback
 from tensorboard_plugin_scram.checks import Check
 from tensorboard_plugin_scram.keras_adapter.array_probe import ArrayProbe
-from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe
+from tensorboard_plugin_scram.keras_adapter.backends.tensorflow.batch_probe import BatchProbe
 from tests import scenarios as S
-from tests.conftest import report_json
+from tests.builders import report_json
+
+pytestmark = pytest.mark.training
 
 
 def _probed_model(request_stats: bool) -> tuple[keras.Model, BatchProbe]:
@@ -172,14 +174,14 @@ def test_arrays_too_large_to_scan_are_screened_in_the_train_step(tmp_path, monke
 
 
 def test_loss_curve_keeps_its_spacing_with_steps_per_execution(tmp_path):
-    from tensorboard_plugin_scram.reader import read_logdir
+    from tensorboard_plugin_scram.events.file_reader import read_logdir
 
     x, y = S.digits()
     model = S.mlp(64, (16,), 10)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", steps_per_execution=2)
     model.fit(x[:1600], y[:1600], batch_size=32, epochs=2, verbose=0, callbacks=[ScramCallback(str(tmp_path))])
     [records] = read_logdir(str(tmp_path))
-    late = [b["step"] for b in records.batches if b["step"] >= 20]
+    late = [b.step for b in records.batches if b.step >= 20]
     assert len(late) >= 6 and all(b - a >= 10 for a, b in zip(late, late[1:], strict=False)), late
 
 
@@ -222,8 +224,8 @@ def _agreement_cases() -> dict[str, tuple[str, np.ndarray]]:
 @pytest.mark.parametrize("case", sorted(_agreement_cases()))
 def test_host_statistics_agree_with_the_in_graph_ones(case):
     """Arrays are summarised in NumPy, datasets in the train step: both must give the same numbers."""
-    from tensorboard_plugin_scram.keras_adapter.array_probe import batch_statistics, class_counts
-    from tensorboard_plugin_scram.keras_adapter.probes import statistics_function
+    from tensorboard_plugin_scram.keras_adapter.backends.tensorflow.batch_probe import statistics_function
+    from tensorboard_plugin_scram.keras_adapter.batch_stats import batch_statistics, class_counts
 
     role, array = _agreement_cases()[case]
     graph_stats, graph_classes = statistics_function((role,))([tf.constant(array)])

@@ -19,9 +19,11 @@ from tensorboard_plugin_scram.checks.internal_error import InternalsNotMeasured
 from tensorboard_plugin_scram.checks.train_val_mismatch import TrainValMismatch
 from tensorboard_plugin_scram.engine import Engine
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.keras_adapter.internals import model_facts
+from tensorboard_plugin_scram.keras_adapter.model_facts import model_facts
 from tensorboard_plugin_scram.observations import BatchObservation, EpochObservation, RunInfo, TensorStats
-from tests.conftest import report_json
+from tests.builders import report_json
+
+pytestmark = pytest.mark.training
 
 L = keras.layers
 

@@ -24,8 +24,9 @@ from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.keras_adapter.array_probe import ArrayProbe
 from tensorboard_plugin_scram.keras_adapter.model_info import describe
 from tensorboard_plugin_scram.observations import LossInfo, OutputInfo
-from tests.conftest import report_json
-from tests.test_checks_catalogue import batches, run_info, x_and_y
+from tests.builders import batches, report_json, run_info, x_and_y
+
+pytestmark = pytest.mark.training
 
 MSE, MAE = LossInfo("mean_squared_error"), LossInfo("mean_absolute_error")
 BCE, CCE, SPARSE = LossInfo("binary_crossentropy"), LossInfo("categorical_crossentropy"), \

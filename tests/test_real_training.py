@@ -22,10 +22,12 @@ from tensorboard_plugin_scram.checks.accuracy_at_chance import AccuracyAtChance
 from tensorboard_plugin_scram.checks.data_not_shuffled import DataNotShuffled
 from tensorboard_plugin_scram.checks.loss_not_decreasing import LossNotDecreasing
 from tensorboard_plugin_scram.checks.overfitting import Overfitting
+from tensorboard_plugin_scram.events.file_reader import read_logdir
 from tensorboard_plugin_scram.history import History
 from tensorboard_plugin_scram.observations import BatchObservation, EpochObservation, LossInfo, OutputInfo, RunInfo
-from tensorboard_plugin_scram.reader import read_logdir
-from tests.test_checks import stats
+from tests.builders import stats
+
+pytestmark = pytest.mark.training
 
 L = keras.layers
 

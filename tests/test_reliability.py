@@ -17,12 +17,14 @@ import pytest
 import tensorflow as tf
 from tensorboard.summary.writer import record_writer
 
-from tensorboard_plugin_scram import ScramCallback, summary
-from tensorboard_plugin_scram.keras_adapter import callback as callback_module
-from tensorboard_plugin_scram.reader import read_logdir
+from tensorboard_plugin_scram import ScramCallback
+from tensorboard_plugin_scram.events import writer as event_writer
+from tensorboard_plugin_scram.events.file_reader import read_logdir
 from tests import scenarios
-from tests.conftest import report_json
+from tests.builders import report_json
 from tests.tensorboard_helpers import free_port
+
+pytestmark = pytest.mark.training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "tests", "scripts")
@@ -118,7 +120,7 @@ def test_log_dir_removed_mid_run_is_recreated(tmp_path):
     assert len(history.epoch) == 3
     assert len(told) == 1 and "deleted" in told[0]
     records = _records(log_dir)
-    assert [e["epoch"] for e in records.epochs] == [0, 1, 2], "everything after the deletion is on disk"
+    assert [e.epoch for e in records.epochs] == [0, 1, 2], "everything after the deletion is on disk"
 
 
 class _DiskFullUntil(keras.callbacks.Callback):
@@ -140,19 +142,17 @@ class _DiskFullUntil(keras.callbacks.Callback):
 
 
 def test_full_disk_drops_records_then_recovers(tmp_path, monkeypatch):
-    monkeypatch.setattr(summary, "RETRY_SECS", 0.0)
+    monkeypatch.setattr(event_writer, "RETRY_SECS", 0.0)
     disk = pytest.MonkeyPatch()
     history, told = _fit_warned([_DiskFullUntil(disk, 1), ScramCallback(str(tmp_path))], epochs=3)
     disk.undo()
     assert len(history.epoch) == 3
     assert len(told) == 1 and "No space left" in told[0]
     epochs = [r for r in _records(tmp_path).epochs]
-    assert [e["epoch"] for e in epochs] == [1, 2], "once the disk has room again, SCRAM writes again"
+    assert [e.epoch for e in epochs] == [1, 2], "once the disk has room again, SCRAM writes again"
 
 
 def _records(log_dir):
-    from tensorboard_plugin_scram.reader import read_logdir
-
     [records] = read_logdir(str(log_dir))
     return records
 
@@ -172,7 +172,7 @@ def test_logs_holding_none_text_and_tensors(tmp_path):
     assert len(history.epoch) == 2 and told == [], "odd values are ignored, nothing in SCRAM fails"
     assert "input_not_normalized" in {d["check"] for d in report_json(tmp_path)}
     records = _records(tmp_path)
-    assert records.epochs[-1]["logs"]["scalar"] == 0.5 and "vector" not in records.epochs[-1]["logs"]
+    assert records.epochs[-1].logs["scalar"] == 0.5 and "vector" not in records.epochs[-1].logs
 
 
 def test_hooks_called_with_no_logs_or_not_a_mapping(tmp_path):
@@ -196,7 +196,7 @@ def test_nan_diagnostic_survives_the_process_dying_at_that_batch(tmp_path):
     nan = [d for d in report_json(tmp_path) if d["check"] == "nan_loss"]
     assert len(nan) == 1 and nan[0]["severity"] == "error"
     [records] = read_logdir(str(tmp_path))
-    curve = {b["step"]: b["logs"]["loss"] for b in records.batches}
+    curve = {b.step: b.logs["loss"] for b in records.batches}
     assert not np.isfinite(curve[nan[0]["step"]]), "the loss curve's non-finite point is on disk too"
 
 
@@ -213,13 +213,17 @@ def test_only_the_chief_writes():
         return SimpleNamespace(distribute_strategy=SimpleNamespace(extended=SimpleNamespace(
             should_checkpoint=should_checkpoint)))
 
-    assert callback_module._is_chief(model(True)) and not callback_module._is_chief(model(False))
-    assert callback_module._is_chief(SimpleNamespace()), "no strategy: a single process writes"
-    assert callback_module._is_chief(scenarios.mlp(4, (), 2))
+    from tensorboard_plugin_scram.keras_adapter.backends.tensorflow import is_chief
+
+    assert is_chief(model(True)) and not is_chief(model(False))
+    assert is_chief(SimpleNamespace()), "no strategy: a single process writes"
+    assert is_chief(scenarios.mlp(4, (), 2))
 
 
 def test_a_worker_other_than_the_chief_writes_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(callback_module, "_is_chief", lambda model: False)
+    from tensorboard_plugin_scram.keras_adapter.backends import tensorflow as tensorflow_backend
+
+    monkeypatch.setattr(tensorflow_backend, "is_chief", lambda model: False)
     history, told = _fit_warned([ScramCallback(str(tmp_path))], epochs=1)
     assert len(history.epoch) == 1 and told == []
     assert os.listdir(tmp_path) == []

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
-from tensorboard_plugin_scram.summary import ScramSummaryWriter
+from tensorboard_plugin_scram.events.writer import ScramSummaryWriter
 from tests.tensorboard_helpers import TensorBoardProcess
+
+pytestmark = pytest.mark.tensorboard
 
 COUNT = 2000
 

@@ -13,9 +13,11 @@ import pytest
 import tensorflow as tf
 
 from tensorboard_plugin_scram import ScramCallback
-from tensorboard_plugin_scram.reader import read_logdir
+from tensorboard_plugin_scram.events.file_reader import read_logdir
 from tests import scenarios as S
-from tests.conftest import report_json
+from tests.builders import report_json
+
+pytestmark = pytest.mark.training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -110,7 +112,7 @@ def test_steps_per_execution(tmp_path):
                            compile_args={"steps_per_execution": 4})
     assert "input_not_normalized" in checks(found)
     [records] = read_logdir(str(tmp_path))
-    steps = [e["step"] for e in records.epochs]
+    steps = [e.step for e in records.epochs]
     assert steps == sorted(set(steps)) and steps[-1] == 2 * 57 - 1
 
 
@@ -143,8 +145,8 @@ def test_two_fits_and_initial_epoch_resume_continue_the_steps(tmp_path):
     model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[callback])
     model.fit(x, y, epochs=4, initial_epoch=2, batch_size=32, verbose=0, callbacks=[callback])
     [records] = read_logdir(str(tmp_path))
-    assert [e["epoch"] for e in records.epochs] == [0, 1, 2, 3]
-    assert [e["step"] for e in records.epochs] == [56, 113, 170, 227]
+    assert [e.epoch for e in records.epochs] == [0, 1, 2, 3]
+    assert [e.step for e in records.epochs] == [56, 113, 170, 227]
     assert [d.check for d in records.diagnostics].count("input_not_normalized") == 1
 
 
@@ -160,7 +162,7 @@ def test_user_callback_stopping_early(tmp_path):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[StopAtFive(), ScramCallback(str(tmp_path))])
     [records] = read_logdir(str(tmp_path))
-    assert [e["epoch"] for e in records.epochs] == [0]
+    assert [e.epoch for e in records.epochs] == [0]
     assert model.train_step.__func__ is type(model).train_step, "the original train_step is restored"
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tensorboard_plugin_scram import ScramCallback
-from tests.conftest import report_json
+from tests.builders import ModelStatsRecorder, report_json
 from tests.scenarios import digits
-from tests.test_internals_training import _Recorder
+
+pytestmark = pytest.mark.training
 
 
 def _unbuilt() -> keras.Model:
@@ -28,7 +30,7 @@ def _trained(data, callbacks: list) -> list[np.ndarray]:
 def test_arrays_build_it_early_with_the_same_weights_and_no_false_alarm(tmp_path):
     x, y = digits()
     data = (x[:384], y[:384])
-    recorder = _Recorder()
+    recorder = ModelStatsRecorder()
     plain = _trained(data, [])
     watched = _trained(data, [ScramCallback(str(tmp_path), internals_every=2, extra_checks=[recorder])])
     assert len(plain) == len(watched) == 4

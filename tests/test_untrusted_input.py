@@ -10,10 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tensorboard_plugin_scram import metadata, payload
 from tensorboard_plugin_scram.checks import build_checks
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
 from tensorboard_plugin_scram.engine import Engine
+from tensorboard_plugin_scram.events import metadata, payload
+from tensorboard_plugin_scram.events.writer import ScramSummaryWriter
 from tensorboard_plugin_scram.observations import (
     BatchObservation,
     EpochObservation,
@@ -25,11 +26,10 @@ from tensorboard_plugin_scram.observations import (
     RunInfo,
     TensorStats,
 )
-from tensorboard_plugin_scram.summary import ScramSummaryWriter
-from tests.conftest import run_scram
+from tests.builders import run_scram
 from tests.tensorboard_helpers import data_provider, get_json, plugin_client
 
-LOADERS = ["python", "rust"]
+LOADERS = ["python", pytest.param("rust", marks=pytest.mark.tensorboard)]  # rust: the data server process
 
 # -- the checks' inputs, fuzzed ---------------------------------------------------------------
 
@@ -105,7 +105,7 @@ def test_no_check_fails_on_odd_numbers(run, events):
     found = _replay(run, events)
     assert [d for d in found if d.check == "scram_internal_error"] == []
     # Whatever was found can be stored and read back.
-    decoded = payload.decode(payload.encode_diagnostics(found))["diagnostics"]
+    decoded = payload.decode(payload.encode_diagnostics(found)).diagnostics
     assert [d.check for d in decoded] == [d.check for d in found]
 
 
@@ -120,16 +120,22 @@ def _diagnostic(title: str = HOSTILE, step: int = 3) -> Diagnostic:
     return Diagnostic("nan_loss", Severity.ERROR, title, "e", "s", None, {"loss": float("nan")}, step, 0)
 
 
-def _write_run(run_dir, *records: tuple[str, str], good: bool = True) -> None:
-    """A run written by SCRAM's writer: one good record of each kind, then raw `(tag, payload)` records."""
-    writer = ScramSummaryWriter(str(run_dir))
-    if good:
-        writer.write_diagnostics(3, [_diagnostic()])
-        writer.write_batch(3, 0, {"loss": 2.0})
-        writer.write_epoch(9, 0, {"loss": 1.0}, {"fraction": 0.01})
-    for step, (tag, text) in enumerate(records, start=10):
-        writer._write(tag, step, text)
-    writer.close()
+def _write_run(run_dir, *records: tuple[str, str], good: bool = True, version: int | None = None) -> None:
+    """A run written by SCRAM's writer: one good record of each kind, then raw `(tag, payload)` records.
+
+    With `version`, the writer is a SCRAM of that format version (older or newer than this one).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        if version is not None:
+            patch.setattr(metadata, "PLUGIN_DATA_VERSION", version)
+        writer = ScramSummaryWriter(str(run_dir))
+        if good:
+            writer.write_diagnostics(3, [_diagnostic()])
+            writer.write_batch(3, 0, {"loss": 2.0})
+            writer.write_epoch(9, 0, {"loss": 1.0}, {"fraction": 0.01})
+        for step, (tag, text) in enumerate(records, start=10):
+            writer._write(tag, step, text)
+        writer.close()
 
 
 def _event_file(run_dir) -> str:
@@ -153,7 +159,8 @@ def hostile_logdir(tmp_path_factory) -> str:
     _put(root / "inserted" / "scram", good[:len(good) // 2] + noise + good[len(good) // 2:])
     _put(root / "garbage" / "scram", noise * 10)
     diag = metadata.DIAGNOSTICS_TAG
-    _write_run(root / "newer" / "scram", (diag, json.dumps({"schema": 99, "kind": "diagnostics", "diagnostics": []})))
+    _write_run(root / "newer" / "scram", version=metadata.PLUGIN_DATA_VERSION + 1)  # 3 records, valid today
+    _write_run(root / "older" / "scram", version=0)
     _write_run(root / "wrong_types" / "scram", (diag, "{not json"), (diag, "[1, 2]"), (diag, '"text"'),
                (diag, '{"schema": 1, "kind": "diagnostics", "diagnostics": {"a": 1}}'),
                (diag, '{"schema": 1, "kind": "diagnostics", "diagnostics": [{"step": "x", "check": null}]}'),
@@ -174,7 +181,7 @@ def _put(run_dir, data: bytes) -> None:
 
 
 def test_truncated_event_files_keep_what_came_before_the_cut(hostile_logdir):
-    from tensorboard_plugin_scram.reader import read_logdir
+    from tensorboard_plugin_scram.events.file_reader import read_logdir
 
     runs = {r.run: r for r in read_logdir(hostile_logdir)}
     good = runs["good/scram"]
@@ -182,7 +189,9 @@ def test_truncated_event_files_keep_what_came_before_the_cut(hostile_logdir):
             for o in _cut_offsets(os.path.getsize(_event_file(os.path.join(hostile_logdir, "good", "scram"))))]
     assert kept == sorted(kept) and kept[-1] == len(good.diagnostics), "a longer prefix never yields less"
     assert len(runs["appended/scram"].diagnostics) == len(good.diagnostics)
-    assert runs["newer/scram"].skipped == 1 and runs["wrong_types/scram"].skipped == 7
+    assert runs["wrong_types/scram"].skipped == 7
+    assert (runs["newer/scram"].skipped, runs["newer/scram"].diagnostics) == (3, ()), "a newer format is skipped"
+    assert (runs["older/scram"].skipped, len(runs["older/scram"].diagnostics)) == (0, 1), "an older one is read"
     assert "garbage/scram" not in runs
 
 
@@ -205,9 +214,11 @@ def test_plugin_routes_answer_hostile_logdir_with_json(hostile_logdir, loader):
 
     with data_provider(hostile_logdir, loader) as provider:
         client = plugin_client(provider)
-        wanted = {"good/scram", "newer/scram", "wrong_types/scram", "huge/scram"} | {f"{n}/scram" for n in ODD_RUNS}
-        runs = _wait_for_runs(client, wanted)
-        assert runs["newer/scram"]["skipped"] == 1 and runs["wrong_types/scram"]["skipped"] == 7
+        wanted = {"good/scram", "newer/scram", "older/scram", "wrong_types/scram", "huge/scram"}
+        runs = _wait_for_runs(client, wanted | {f"{n}/scram" for n in ODD_RUNS})
+        assert runs["wrong_types/scram"]["skipped"] == 7
+        assert runs["newer/scram"]["skipped"] == 3 and runs["newer/scram"]["counts"]["error"] == 0
+        assert runs["older/scram"]["skipped"] == 0 and runs["older/scram"]["counts"]["error"] == 1
         for run in runs:
             for route in ("diagnostics", "series"):
                 status, body = get_json(client, f"{route}?run={quote(run)}")

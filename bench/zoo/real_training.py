@@ -170,3 +170,88 @@ def converged_long_run() -> Job:
     x = (rng.normal(0, 1, (300, 8)) + 6.0 * np.eye(3, 8)[y]).astype("float32")
     x = data.standardized(x)
     return job(models.compiled(models.mlp(8, (64,), 3), keras.optimizers.Adam(1e-2)), x, y, epochs=150)
+
+
+# -- issue 17's leftovers: data sorted after a shuffled part, a recommender's slow start, rare
+# -- positives through tf.data ----------------------------------------------------------------
+
+
+def _digits_sorted_after(shuffled_share: float) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Digits whose first part is in random order and the rest sorted by label (rows appended sorted)."""
+    x, y = data.digits()
+    train, held_out = slice(0, 1400), slice(1400, None)
+    cut = int(shuffled_share * 1400)
+    order = np.concatenate([np.arange(cut), cut + np.argsort(y[cut:1400], kind="stable")])
+    return x[train][order], y[train][order], (x[held_out], y[held_out])
+
+
+@scenario(expected=["data_not_shuffled"], kind="batch", tolerated=("loss_oscillating",))
+def sorted_after_shuffled_part() -> Job:
+    """Digits whose first 20% are shuffled and the rest sorted by label, fit(shuffle=False): the first
+    10 batches look fine, the 35 after them each hold one or two classes."""
+    x, y, validation = _digits_sorted_after(0.2)
+    return job(models.compiled(models.mlp(64, (64,), 10)), x, y, epochs=4, shuffle=False,
+               validation_data=validation)
+
+
+@scenario()
+def shuffled_after_shuffled_part() -> Job:
+    """Healthy twin: the same partly sorted arrays, left for fit() to shuffle (its default)."""
+    x, y, validation = _digits_sorted_after(0.2)
+    return job(models.compiled(models.mlp(64, (64,), 10)), x, y, epochs=4, validation_data=validation)
+
+
+def _rating_pairs(pairs: int = 6000) -> tuple[np.ndarray, np.ndarray]:
+    """User and movie ids, with ratings 1..5 from hidden tastes scaled to [0, 1]."""
+    rng = np.random.default_rng(0)
+    taste, appeal = rng.normal(size=(200, 4)), rng.normal(size=(150, 4))
+    u, m = rng.integers(0, 200, pairs), rng.integers(0, 150, pairs)
+    ratings = np.clip(np.round(3 + (taste[u] * appeal[m]).sum(1) / 2 + rng.normal(0, 0.3, pairs)), 1, 5)
+    return np.stack([u, m], 1).astype("int32"), ((ratings - 1) / 4).astype("float32")
+
+
+def _tables(pair: keras.KerasTensor, scale: float) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    init = keras.initializers.RandomUniform(-scale, scale)
+    return (keras.layers.Embedding(200, 8, embeddings_initializer=init)(pair[:, 0]),
+            keras.layers.Embedding(150, 8, embeddings_initializer=init)(pair[:, 1]))
+
+
+@scenario()
+def recommender_small_embeddings() -> Job:
+    """Healthy: user and movie embeddings initialised at +-0.01 (as matrix factorisation does), multiplied,
+    a sigmoid, binary cross-entropy on ratings in [0, 1]: Adam's first steps move the rows by a large share
+    of their size, and the predictions start nearly equal, while it learns as it should."""
+    pair = keras.Input((2,), dtype="int32")
+    score = keras.layers.Dot(axes=1)(list(_tables(pair, 0.01)))
+    model = keras.Model(pair, keras.layers.Activation("sigmoid")(keras.layers.Dense(1)(score)))
+    model = models.compiled(model, keras.optimizers.Adam(3e-3), loss="binary_crossentropy", metrics=None)
+    return job(model, *_rating_pairs(), epochs=5, batch_size=64)
+
+
+@scenario(expected=["constant_predictions"], kind="batch",
+          tolerated=(*symptoms.STALLED, *symptoms.NO_SIGNAL, "dead_relu"))
+def recommender_dead_hidden_layer() -> Job:
+    """Neural collaborative filtering whose ReLU layer starts with bias -10: every unit dead, one rating
+    predicted for every user and movie."""
+    pair = keras.Input((2,), dtype="int32")
+    dead = keras.initializers.Constant(-10.0)
+    hidden = keras.layers.Dense(16, activation="relu", bias_initializer=dead)(
+        keras.layers.Concatenate()(list(_tables(pair, 0.05))))
+    model = keras.Model(pair, keras.layers.Dense(1, activation="sigmoid")(hidden))
+    model = models.compiled(model, keras.optimizers.Adam(3e-3), loss="binary_crossentropy", metrics=None)
+    return job(model, *_rating_pairs(), epochs=5, batch_size=64)
+
+
+@scenario()
+def rare_positives_tf_data() -> Job:
+    """Healthy twin: 0.1% positives through tf.data shuffle().batch(64), class weights 0.5 / 500, AUC: the
+    sampled batches hold no positive for a long while, and predicting all of them negative is right."""
+    rng = np.random.default_rng(2)
+    y = (rng.random(8000) < 0.001).astype("float32")
+    x = rng.normal(size=(8000, 12)).astype("float32")
+    x[y == 1, :3] += 2.5
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=2).batch(64)
+    model = models.compiled(models.mlp(12, (32,), 1, activation="sigmoid"), loss="binary_crossentropy",
+                            metrics=[keras.metrics.AUC(name="auc")])
+    weights = {0: 0.5 / (1 - y.mean()), 1: 0.5 / y.mean()}
+    return Job(model, dataset, None, {"epochs": 3, "verbose": 0, "class_weight": weights})

@@ -1,5 +1,6 @@
-// Pure logic over diagnostics: keys, filters, mutes, check counts, markers, compare cells.
-// No DOM. Tested in test/filter.test.js.
+// Pure logic over diagnostics: keys, severity ranking, filters, mutes, check counts.
+// No DOM. Tested in test/filter.test.js. Chart markers live in chartMarkers.js, compare cells
+// in compareCells.js.
 
 import { SEVERITIES, formatInt as fmt } from "./format.js";
 
@@ -84,69 +85,4 @@ export function severityCounts(diagnostics) {
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
   for (const d of diagnostics) counts[d.severity in counts ? d.severity : "info"] += 1;
   return counts;
-}
-
-/**
- * One marker per step (worst severity of the rows at that step), then neighbours closer
- * than `minGap` pixels merged into one. `toPx(step)` maps a step to a pixel.
- * @returns {{step: number, steps: number[], px: number, severity: string, muted: boolean, count: number}[]}
- */
-export function clusterMarkers(rows, toPx, minGap = 8) {
-  const byStep = new Map();
-  for (const { d, muted } of rows) {
-    const m = byStep.get(d.step) ?? { step: d.step, severities: [], allMuted: true };
-    m.severities.push(d.severity);
-    m.allMuted = m.allMuted && muted;
-    byStep.set(d.step, m);
-  }
-  const clusters = [];
-  for (const m of [...byStep.values()].sort((a, b) => a.step - b.step)) {
-    const px = toPx(m.step);
-    const last = clusters[clusters.length - 1];
-    if (last && px - last.px < minGap) {
-      last.steps.push(m.step);
-      last.severities.push(...m.severities);
-      last.muted = last.muted && m.allMuted;
-    } else {
-      clusters.push({ step: m.step, steps: [m.step], px, severities: [...m.severities], muted: m.allMuted });
-    }
-  }
-  return clusters.map(({ severities, ...c }) => ({ ...c, severity: worstSeverity(severities), count: severities.length }));
-}
-
-/** Index of the value in sorted `values` nearest to `x`, or -1 when none is within `tolerance`. */
-export function nearestIndex(values, x, tolerance = Infinity) {
-  let lo = 0;
-  let hi = values.length - 1;
-  if (hi < 0) return -1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (values[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  const best = lo > 0 && x - values[lo - 1] <= values[lo] - x ? lo - 1 : lo;
-  return Math.abs(values[best] - x) <= tolerance ? best : -1;
-}
-
-/** A compare-matrix cell: {text: "step 312", severity, count, title} or null for "—". */
-export function compareCell(first) {
-  if (!first) return null;
-  const count = first.count ?? 1;
-  const epoch = first.epoch === null || first.epoch === undefined ? "" : `, epoch ${first.epoch}`;
-  const times = count > 1 ? `; ${fmt(count)} times in all` : "";
-  return {
-    text: `step ${fmt(first.step)}`,
-    severity: first.severity,
-    count,
-    title: `first ${first.severity} at step ${fmt(first.step)}${epoch}${times}`,
-  };
-}
-
-/** The three sections of a two-run diff, in display order. */
-export function diffSections(diff) {
-  return [
-    { id: "fixed", testid: "diff-fixed", label: "Fixed", hint: "in the baseline, gone now", checks: diff?.fixed ?? [] },
-    { id: "still", testid: "diff-still", label: "Still present", hint: "in both runs", checks: diff?.still_present ?? [] },
-    { id: "new", testid: "diff-new", label: "New", hint: "not in the baseline", checks: diff?.new ?? [] },
-  ];
 }

@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  allFilters, checkStats, clusterMarkers, compareCell, diagnosticKeys, diffSections, nearestIndex,
-  rowsSummary, severityCounts, visibleRows, worstSeverity,
+  allFilters, checkStats, diagnosticKeys, rowsSummary, severityCounts, visibleRows, worstSeverity,
 } from "../src/filter.js";
-
-const d = (check, step, severity) => ({ check, step, severity });
-const sample = [
-  d("input_not_normalized", 0, "warning"),
-  d("nan_loss", 312, "error"),
-  d("nan_loss", 312, "error"),
-  d("overfitting", 400, "warning"),
-  d("tip", 500, "info"),
-];
+import { sample } from "./sampleDiagnostics.js";
 
 test("keys are stable and unique", () => {
   assert.deepEqual(diagnosticKeys(sample), [
@@ -58,42 +49,4 @@ test("check stats and severity counts", () => {
     ["input_not_normalized", 1, "warning"], ["nan_loss", 2, "error"], ["overfitting", 1, "warning"], ["tip", 1, "info"],
   ]);
   assert.deepEqual(severityCounts(sample), { error: 2, warning: 2, info: 1 });
-});
-
-test("markers: one per step, close ones merged, worst severity wins", () => {
-  const rows = visibleRows(sample, allFilters(), new Set(["overfitting"])).rows;
-  const wide = clusterMarkers(rows, (s) => s, 8);
-  assert.deepEqual(wide.map((m) => [m.step, m.severity, m.count, m.muted]), [
-    [0, "warning", 1, false], [312, "error", 2, false], [400, "warning", 1, true], [500, "info", 1, false],
-  ]);
-  const narrow = clusterMarkers(rows, (s) => s / 100, 8);
-  assert.equal(narrow.length, 1);
-  assert.deepEqual(narrow[0].steps, [0, 312, 400, 500]);
-  assert.equal(narrow[0].severity, "error");
-  assert.equal(narrow[0].count, 5);
-});
-
-test("nearest index with tolerance", () => {
-  const xs = [10, 50, 52, 300];
-  assert.equal(nearestIndex(xs, 12), 0);
-  assert.equal(nearestIndex(xs, 51), 1);
-  assert.equal(nearestIndex(xs, 51.5), 2);
-  assert.equal(nearestIndex(xs, 1000), 3);
-  assert.equal(nearestIndex(xs, 200, 10), -1);
-  assert.equal(nearestIndex(xs, 295, 10), 3);
-  assert.equal(nearestIndex([], 5), -1);
-});
-
-test("compare cells and diff sections", () => {
-  assert.equal(compareCell(null), null);
-  const cell = compareCell({ step: 312, epoch: 1, severity: "error", count: 3 });
-  assert.equal(cell.text, "step 312");
-  assert.equal(cell.severity, "error");
-  assert.match(cell.title, /first error at step 312, epoch 1; 3 times/);
-  const sections = diffSections({ fixed: ["nan_loss"], still_present: ["input_not_normalized"], new: [] });
-  assert.deepEqual(sections.map((s) => [s.testid, s.label, s.checks]), [
-    ["diff-fixed", "Fixed", ["nan_loss"]],
-    ["diff-still", "Still present", ["input_not_normalized"]],
-    ["diff-new", "New", []],
-  ]);
 });

@@ -103,3 +103,13 @@ def nice_number(value: float) -> float:
     power = 10.0 ** math.floor(math.log10(value))
     step = min((1, 2, 5, 10), key=lambda s: abs(math.log(value / power / s)))
     return float(f"{step * power:.3g}")
+
+
+def lookup_table(layer: LayerStats) -> bool:
+    """An Embedding (or a layer named like one): a table whose rows are looked up, not multiplied.
+
+    Its gradient reaches only the rows of the batch's ids, each scaled by the vectors it
+    meets downstream (another embedding, a small output weight): its norm says nothing
+    about a gradient shrinking layer after layer.
+    """
+    return "Embedding" in layer.kind

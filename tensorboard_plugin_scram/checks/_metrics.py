@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from tensorboard_plugin_scram.history import History
 
@@ -59,3 +59,20 @@ def loss_floor(history: History) -> float:
         return 0.0
     entropy = -(mean * math.log(mean) + (1 - mean) * math.log(1 - mean))
     return max(0.0, entropy - target.std ** 2 / (2 * mean * (1 - mean)))
+
+
+def fitted_growth(points: Sequence[tuple[int, float]], floor: float) -> float:
+    """The factor a positive series grew by from its first step to its last, read off a straight line
+    fitted (least squares) through its logarithms; values below `floor` count as `floor`.
+
+    A line through every point, not last over first: one noisy sample neither makes nor
+    hides a trend. 1.0 with fewer than two steps.
+    """
+    steps = [step for step, _ in points]
+    if len(points) < 2 or max(steps) == min(steps):
+        return 1.0
+    logs = [math.log(max(value, floor, 1e-300)) for _, value in points]
+    mean_step, mean_log = sum(steps) / len(steps), sum(logs) / len(logs)
+    spread = sum((s - mean_step) ** 2 for s in steps)
+    slope = sum((s - mean_step) * (v - mean_log) for s, v in zip(steps, logs, strict=True)) / spread
+    return math.exp(min(slope * (max(steps) - min(steps)), 700.0))  # 700: exp stays finite

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 
 from tensorboard_plugin_scram.checks._batch import at_least_chance, samples, single_label_chance
@@ -21,6 +22,7 @@ _ARRAYS_SNIPPET = "model.fit(x_train, y_train, shuffle=True, ...)  # Keras' defa
 class _Batch:
     """What one sampled batch's labels looked like."""
 
+    step: int
     single: bool  # one label value only
     samples: int
     label: float  # the majority class, or the mean label: tells batches apart
@@ -29,8 +31,9 @@ class _Batch:
 
 class DataNotShuffled(Check):
     """## What it does
-    Looks at the labels of the first training batches: when most batches hold a single
-    class while the batches differ from each other, the data reach the model sorted.
+    Looks at the labels of the training batches SCRAM samples, a window of them at a time
+    all through the run: when most batches of a window hold a single class while the
+    batches differ from each other, the data reach the model sorted.
 
     ## Why is this bad?
     With sorted data each batch pulls the model towards one class, so it forgets the
@@ -49,17 +52,23 @@ class DataNotShuffled(Check):
     ```
 
     ## Rule
-    Over the first `window` sampled batches of at least 2 samples (batches of one sample
-    hold one label necessarily and are skipped), counts the batches that hold one label
-    value only (one class, or every label column constant). It fires when at least
-    `single_share` of them do, at least two batches differ, and a random order would
-    give that many so rarely that the chance is at most `max_chance`. The chance comes
-    from a binomial null model: at the class frequencies seen in those batches, a random
-    batch of n samples holds a single class with chance sum over classes of p^n
-    (0.99^64 = 0.53 for 99:1 labels at batch size 64, so half the batches of shuffled,
-    heavily imbalanced data hold one class; 10 x 0.1^32, about 0, for 10 balanced
-    classes). Labels SCRAM cannot count as classes (regression targets, multi-hot rows)
-    are compared with a chance of zero.
+    Over each `window` of consecutive sampled batches of at least 2 samples (batches of
+    one sample hold one label necessarily and are skipped), counts the batches that hold
+    one label value only (one class, or every label column constant). It fires when at
+    least `single_share` of them do, at least two batches differ, and a random order
+    would give that many so rarely that the chance, times the number of windows judged
+    so far (each is one more chance of a false alarm), is at most `max_chance`. The
+    window slides with every sampled batch, so data sorted only after a shuffled first
+    part, or sampling that begins late (a second `fit()`), are judged wherever in the
+    epoch the runs of one class come, not only in the first batches; it keeps the last
+    `window` batches, so memory does not grow with the run. Once reported, the check
+    stays reported for the run (a window across a boundary between classes looks mixed).
+    The chance comes from a binomial null model: at the class frequencies seen in the
+    window, a random batch of n samples holds a single class with chance sum over classes
+    of p^n (0.99^64 = 0.53 for 99:1 labels at batch size 64, so half the batches of
+    shuffled, heavily imbalanced data hold one class; 10 x 0.1^32, about 0, for 10
+    balanced classes). Labels SCRAM cannot count as classes (regression targets,
+    multi-hot rows) are compared with a chance of zero.
     """
 
     id = "data_not_shuffled"
@@ -71,57 +80,67 @@ class DataNotShuffled(Check):
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)
-        self._batches: list[_Batch] = []
+        self._batches: collections.deque[_Batch] = collections.deque(maxlen=int(self.threshold("window")))
+        self._judged = 0  # windows judged so far: each is one more chance of a false alarm
+        self._fired = False
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
-        if len(self._batches) >= self.threshold("window"):
-            return None
         label = next((t for t in obs.tensors or () if t.role == "target"), None)
         size = samples(label, history.run, obs.tensors) if label is not None else None
         if size is None or size < 2:
             return None
-        self._batches.append(_describe(label, size))
+        self._batches.append(_describe(label, size, obs.step))
         if len(self._batches) < self.threshold("window"):
             return None
+        self._judged += 1
         singles = sum(1 for batch in self._batches if batch.single)
-        chances = _single_label_chances(self._batches)
-        chance = at_least_chance(chances, singles)
         varied = len({batch.label for batch in self._batches}) > 1
-        if singles < self.threshold("single_share") * len(self._batches) or not varied \
-                or chance > self.threshold("max_chance"):
-            return []
+        if singles < self.threshold("single_share") * len(self._batches) or not varied:
+            return self._quiet()
+        chances = _single_label_chances(list(self._batches))
+        chance = at_least_chance(chances, singles)
+        if chance * self._judged > self.threshold("max_chance"):
+            return self._quiet()
+        self._fired = True
         return [self._finding(label.name, singles, chances, chance, history.run)]
+
+    def _quiet(self) -> Findings:
+        # The order of the data is the same all run: once reported, a window that happens to
+        # look mixed (a boundary between classes) does not end the report to start another.
+        return None if self._fired else []
 
     def _finding(self, name: str, singles: int, chances: list[float], chance: float, run: RunInfo) -> Finding:
         batches = len(self._batches)
         expected = sum(chances) / len(chances)
         sizes = sorted({batch.samples for batch in self._batches})
         from_dataset = run.batch_size is None
+        steps = f"steps {self._batches[0].step}-{self._batches[-1].step}"
         return Finding(
             title=self.title,
-            explanation=(f"{singles} of the first {batches} training batches ({singles / batches:.0%}, batches of "
-                         f"{_sizes(sizes)} samples) hold a single label value, and the label changes from batch to "
-                         f"batch. In a random order about {expected:.0%} would, given how often each label occurs "
-                         f"(chance of seeing {singles} or more: {chance:.1e}). The data likely reach the model "
-                         "sorted, so each batch pulls it towards one class."),
+            explanation=(f"{singles} of the {batches} training batches sampled at {steps} "
+                         f"({singles / batches:.0%}, batches of {_sizes(sizes)} samples) hold a single label value, "
+                         f"and the label changes from batch to batch. In a random order about {expected:.0%} would, "
+                         f"given how often each label occurs (chance of seeing {singles} or more: {chance:.1e}). "
+                         "The data likely reach the model sorted, so each batch pulls it towards one class."),
             suggestion=("Shuffle the data set before batching it (`dataset.shuffle(buffer)`, the buffer as large as "
                         "the data set if it fits)." if from_dataset else
                         "Let fit() shuffle the arrays (shuffle=True, its default), or shuffle them once yourself."),
             snippet=_DATASET_SNIPPET if from_dataset else _ARRAYS_SNIPPET,
             evidence={"single_label_batches": singles, "batches": batches, "single_label_share": singles / batches,
-                      "expected_share": expected, "chance": chance, "batch_sizes": sizes,
+                      "expected_share": expected, "chance": chance, "windows_judged": self._judged,
+                      "first_step": self._batches[0].step, "last_step": self._batches[-1].step, "batch_sizes": sizes,
                       "threshold": self.threshold("single_share"), "max_chance": self.threshold("max_chance")},
             key=name,
             location=run.fit_location,
         )
 
 
-def _describe(label: TensorStats, size: int) -> _Batch:
+def _describe(label: TensorStats, size: int, step: int) -> _Batch:
     if label.class_counts:
         present = [c for c, count in enumerate(label.class_counts) if count]
         majority = max(present, key=label.class_counts.__getitem__)
-        return _Batch(len(present) == 1, size, float(majority), label.class_counts)
-    return _Batch(label.feature_std <= 1e-6, size, round(label.mean, 6), ())
+        return _Batch(step, len(present) == 1, size, float(majority), label.class_counts)
+    return _Batch(step, label.feature_std <= 1e-6, size, round(label.mean, 6), ())
 
 
 def _single_label_chances(batches: list[_Batch]) -> list[float]:

@@ -46,7 +46,7 @@ class ExplodingGradients(Check):
       SCRAM's tests stayed within 0.3-11 (cross-entropy and MSE on scaled data);
       regression onto unscaled targets (25-346) under Adam reaches 1.4e3 while its loss
       falls, which is why none of these rules counts while the loss is below its value at
-      the first measurement;
+      the first measurement or at the run's first step;
     - or it grew to at least `growth` (100x) its value at the first measurement while
       the loss has not fallen below its value then. Healthy gradient norms mostly shrink
       or wander within a factor of about 10 as the loss falls; a model leaving its
@@ -83,15 +83,16 @@ class ExplodingGradients(Check):
         loss = obs.logs.get("loss")
         if self._baseline is None and math.isfinite(total) and total > 0:
             self._baseline, self._baseline_loss = total, loss
-        reason = self._reason(layers, total, loss)
+        reason = self._reason(layers, total, loss, history.first_loss)
         if reason is None:
             return []
         return [self._finding(layers, total, reason, obs, history.run)]
 
-    def _reason(self, layers: list[LayerStats], total: float, loss: float | None) -> str | None:
+    def _reason(self, layers: list[LayerStats], total: float, loss: float | None,
+                first_loss: float | None) -> str | None:
         if not math.isfinite(total) or total >= self.threshold("error_norm"):
             return "error"
-        if self._loss_fell(loss):
+        if self._loss_fell(loss, first_loss):
             return None  # large or growing gradients while the loss falls are learning (unscaled targets)
         if total >= self.threshold("norm_limit"):
             return "huge"
@@ -102,9 +103,16 @@ class ExplodingGradients(Check):
             return "depth"
         return None
 
-    def _loss_fell(self, loss: float | None) -> bool:
-        """Whether the loss is below its value at the first measurement: then growing gradients are learning."""
-        return loss is not None and self._baseline_loss is not None and loss < self._baseline_loss
+    def _loss_fell(self, loss: float | None, first_loss: float | None) -> bool:
+        """Whether the loss is below its value at the first measurement or at the first step.
+
+        Large or growing gradients while the loss falls are learning (regression targets in the
+        hundreds give a large gradient from the first step, and Adam's steps do not grow with it).
+        """
+        if loss is None or not math.isfinite(loss):
+            return False
+        return any(reference is not None and math.isfinite(reference) and loss < reference
+                   for reference in (self._baseline_loss, first_loss))
 
     def _observed(self, layers: list[LayerStats], total: float, reason: str) -> str:
         if reason == "error" and not math.isfinite(total):

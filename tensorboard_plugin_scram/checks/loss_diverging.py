@@ -39,13 +39,21 @@ class LossDiverging(Check):
     `patience` sampled batches in a row, and as an error when it reaches `error_factor`
     times. Healthy training hardly ever goes above its starting loss for long; a factor
     of 10 leaves room for noisy first steps.
+
+    A cross-entropy computed from probabilities cannot grow without bound: Keras clips
+    them to [1e-7, 1 - 1e-7], so its loss stops near -ln(1e-7) = 16.1 (on JAX and
+    PyTorch always; on TensorFlow when no logits reach the loss). For such a loss the
+    rule also fires when it stays above `ceiling_share` of that ceiling (and twice the
+    reference), and as an error above `ceiling_error_share` of it: the model then puts
+    nearly all its probability on wrong classes, a diverged softmax.
     """
 
     id = "loss_diverging"
     title = "Loss is diverging"
     severity = Severity.WARNING
     confidence = Confidence.HIGH
-    thresholds = {"factor": 10.0, "error_factor": 1000.0, "patience": 3}
+    thresholds = {"factor": 10.0, "error_factor": 1000.0, "patience": 3, "ceiling_share": 0.5,
+                  "ceiling_error_share": 0.75}
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)
@@ -58,10 +66,15 @@ class LossDiverging(Check):
             return None
         reference = self._reference_loss(history)
         ratio = loss / reference
-        self._streak = self._streak + 1 if ratio >= self.threshold("factor") else 0
+        ceiling = _clipped_ceiling(history)
+        rising = ratio >= self.threshold("factor") or (
+            ceiling is not None and loss >= max(self.threshold("ceiling_share") * ceiling, 2 * reference))
+        self._streak = self._streak + 1 if rising else 0
         if self._streak < self.threshold("patience") and ratio < self.threshold("error_factor"):
             return []
-        return [self._finding(loss, reference, ratio, obs.step, history)]
+        error = ratio >= self.threshold("error_factor") or (
+            ceiling is not None and loss >= self.threshold("ceiling_error_share") * ceiling)
+        return [self._finding(loss, reference, ratio, obs.step, history, error)]
 
     def _reference_loss(self, history: History) -> float:
         """The loss to compare with: the first one, or chance level if higher (kept: asked every step)."""
@@ -71,13 +84,16 @@ class LossDiverging(Check):
             cached = self._reference = (history.run, history.first_loss, reference)
         return cached[2]
 
-    def _finding(self, loss: float, reference: float, ratio: float, step: int, history: History) -> Finding:
+    def _finding(self, loss: float, reference: float, ratio: float, step: int, history: History,
+                 error: bool) -> Finding:
         run = history.run
         usual = learning_rate_range(run.optimizer)
         suggested = usual[2] if usual else 1e-3
-        error = ratio >= self.threshold("error_factor")
         explanation = (f"At step {step} the loss is {loss:.3g}, {ratio:.3g} times its starting value "
                        f"{reference:.3g}. The updates are likely overshooting; the loss could soon become NaN.")
+        if _clipped_ceiling(history) is not None and loss >= self.threshold("ceiling_share") * _CEILING:
+            explanation += (f" A cross-entropy stops near {_CEILING:.3g} (probabilities are clipped at 1e-7): at "
+                            f"{loss:.3g} the model puts nearly all its probability on wrong classes.")
         if run.learning_rate is not None:
             explanation += f" The learning rate is {run.learning_rate:g} ({run.optimizer})."
         return Finding(
@@ -90,6 +106,18 @@ class LossDiverging(Check):
             severity=Severity.ERROR if error else Severity.WARNING,
             location=run.compile_location,
         )
+
+
+# -ln(1e-7): where Keras' cross-entropies over clipped probabilities stop.
+_CEILING = -math.log(1e-7)
+
+
+def _clipped_ceiling(history: History) -> float | None:
+    """The ceiling of the run's loss if it is one cross-entropy over probabilities, else None."""
+    losses = history.run.losses
+    if len(losses) != 1 or not _losses.is_classification(losses[0]) or losses[0].from_logits:
+        return None
+    return _CEILING
 
 
 def _chance_loss(history: History) -> float | None:

@@ -6,7 +6,14 @@ import math
 import statistics
 
 from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
-from tensorboard_plugin_scram.checks._layers import StreakCheck, measured, names, nice_number, update_ratio
+from tensorboard_plugin_scram.checks._layers import (
+    StreakCheck,
+    lookup_table,
+    measured,
+    names,
+    nice_number,
+    update_ratio,
+)
 from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -39,7 +46,17 @@ class UpdateRatioUnusual(StreakCheck):
     ## Rule
     A warning when some layer's ratio is at least `high` (0.1, the upper end of
     TheDeepChecker's healthy range [1e-4, 1e-1]) on a sampled step; one step of that size
-    is already harmful. Info when some layer's ratio is at most `low` (1e-5) on
+    is already harmful. Layers whose weights sit near zero, with a weight norm below
+    `near_zero` (0.05) times the median layer's, are left out on this side: any step is a
+    large share of their tiny size (a zero-initialised branch, a bias at its optimum 0, a
+    1-unit Dense on a dot product whose weight was drawn near 0: 0.008 against 1.1 for
+    the embeddings, ratio 0.24 at learning rate 3e-3 in a recommender that learnt well),
+    while a learning rate too high, shared by all layers, shows on those of ordinary size.
+    Embedding tables are left out on this side too: Adam moves each row of the batch's
+    ids by about the learning rate whatever its gradient, a large share of rows that
+    start at +-0.05 (ratios of 0.1-0.12 at learning rates 3e-3 to 1e-2 in recommenders
+    that learnt well).
+    Info when some layer's ratio is at most `low` (1e-5) on
     `patience` sampled steps in a row: slow, not broken. A layer that did not change at
     all is left to `weights_not_updating`. In SCRAM's runs, Adam at its default learning
     rate gave ratios of 2e-4 to 6e-3 (healthy MLP, CNN, batch normalisation), Adam at 0.1
@@ -51,7 +68,7 @@ class UpdateRatioUnusual(StreakCheck):
     title = "Unusual update-to-weight ratio"
     severity = Severity.INFO
     confidence = Confidence.MEDIUM
-    thresholds = {"high": 0.1, "low": 1e-5, "patience": 2}
+    thresholds = {"high": 0.1, "low": 1e-5, "patience": 2, "near_zero": 0.05}
     batch_needs = frozenset({"model"})
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
@@ -62,7 +79,8 @@ class UpdateRatioUnusual(StreakCheck):
         ratios = {name: (layer, r) for name, (layer, r) in ratios.items() if r is not None and r > 0}
         if not ratios:
             return None
-        high = [(layer, r) for layer, r in ratios.values() if r >= self.threshold("high")]
+        sizable = _ordinary_layers([layer for layer, _ in ratios.values()], self.threshold("near_zero"))
+        high = [(layer, r) for layer, r in ratios.values() if r >= self.threshold("high") and layer.name in sizable]
         low = [(layer, r) for layer, r in ratios.values() if r <= self.threshold("low")]
         # Only the low side waits for `patience` (a high one is reported at once): its streak
         # alone is what `suspects` may look closer at.
@@ -102,6 +120,21 @@ class UpdateRatioUnusual(StreakCheck):
             key=side,
             location=run.compile_location or run.fit_location,
         )
+
+
+def _ordinary_layers(layers: list[LayerStats], near_zero: float) -> set[str]:
+    """The names of the layers whose high ratio means a learning rate too high: weights not near zero
+    (at least `near_zero` times the median layer's weight norm), and not a lookup table.
+
+    A layer whose weights sit near zero (a zero-initialised branch, a bias-only scale at
+    its optimum 0, a 1-unit Dense whose weight was drawn near 0) changes by a large share
+    of its tiny size at any learning rate; a learning rate too high shows on the layers
+    of ordinary size, which share it. Lookup tables (Embedding) are left out too: Adam
+    moves each row of the batch's ids by about the learning rate whatever its gradient,
+    a large share of rows initialised at +-0.05, while they learn as they should.
+    """
+    typical = statistics.median(layer.weight_norm for layer in layers)
+    return {layer.name for layer in layers if layer.weight_norm >= near_zero * typical and not lookup_table(layer)}
 
 
 def _suggested(run: RunInfo, ratio: float) -> float | None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tensorboard_plugin_scram.checks._layers import StreakCheck, layer_line, measured, names, with_gradients
+from tensorboard_plugin_scram.checks._layers import (
+    StreakCheck,
+    layer_line,
+    lookup_table,
+    measured,
+    names,
+    with_gradients,
+)
 from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -38,7 +45,12 @@ class VanishingGradients(StreakCheck):
     residual (skip) connections.
 
     ## Rule
-    Fires when, on `patience` sampled steps in a row, either
+    Embedding layers are left out of the comparison: a lookup table's gradient reaches
+    only the rows of the batch's ids, each scaled by the vectors it meets downstream, so
+    its norm does not measure a gradient shrinking layer after layer (a recommender's
+    user embedding got 2e-4 times its 1-unit output layer's gradient while it learnt
+    well). The first and last layers are the first and last others. Fires when, on
+    `patience` sampled steps in a row, either
     - the first layer's gradient norm is at most `ratio_limit` times the last layer's
       (and not exactly zero: zero gradients are reported by `weights_not_updating` and
       `dead_relu`). 1e-3 is AUTOTRAINER's threshold. In SCRAM's runs healthy MLPs and
@@ -59,7 +71,7 @@ class VanishingGradients(StreakCheck):
         model = measured(obs, history)
         if model is None:
             return None
-        layers = with_gradients(model.layers)
+        layers = [layer for layer in with_gradients(model.layers) if not lookup_table(layer)]
         if len(layers) < 2:
             return []
         reason = self._reason(layers, obs.logs.get("loss"))

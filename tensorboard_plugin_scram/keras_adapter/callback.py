@@ -13,17 +13,20 @@ from typing import Any
 
 import keras
 
-from tensorboard_plugin_scram import metadata
 from tensorboard_plugin_scram.checks import Check, build_checks
+from tensorboard_plugin_scram.checks.base import batch_needs
 from tensorboard_plugin_scram.diagnostic import Diagnostic
 from tensorboard_plugin_scram.engine import Engine
+from tensorboard_plugin_scram.events import metadata
+from tensorboard_plugin_scram.events.writer import ScramSummaryWriter
+from tensorboard_plugin_scram.keras_adapter import backends
 from tensorboard_plugin_scram.keras_adapter.array_probe import ArrayProbe, training_label_counts
 from tensorboard_plugin_scram.keras_adapter.console import Console
-from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe, model_facts
+from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
+from tensorboard_plugin_scram.keras_adapter.model_facts import model_facts
 from tensorboard_plugin_scram.keras_adapter.model_info import describe, nonfinite_weights
 from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
 from tensorboard_plugin_scram.keras_adapter.preflight import first_batch, overfit_one_batch
-from tensorboard_plugin_scram.keras_adapter.probes import BatchProbe, single_device
 from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, LossWatch, StatsSchedule, StepClock
 from tensorboard_plugin_scram.keras_adapter.source import fit_arguments, fit_batch_size, fit_weighting, locations
 from tensorboard_plugin_scram.notebook import DiagnosticList
@@ -34,7 +37,6 @@ from tensorboard_plugin_scram.observations import (
     PreflightResult,
     RunInfo,
 )
-from tensorboard_plugin_scram.summary import ScramSummaryWriter
 
 # Samples of the training data the model internals are measured on.
 _INTERNALS_SAMPLE = 32
@@ -47,12 +49,9 @@ _CURVE_ALWAYS = 20
 # group at once, so diagnostics carry the same steps and come at most this many late.
 _GROUPED_BATCHES = 16
 _RISING_LOSS = 2.0
-
-# The checks that read `BatchObservation.model`; without any of them the model is not probed.
-_INTERNALS_CHECKS = frozenset({
-    "constant_predictions", "vanishing_gradients", "exploding_gradients", "dead_relu",
-    "saturated_activations", "weights_not_updating", "update_ratio_unusual",
-})
+# SCRAM's parts that can fail on their own, and the attributes switched off when one does.
+_INPUTS, _INTERNALS = "input statistics", "model internals"
+_PARTS = {_INPUTS: ("_probe",), _INTERNALS: ("_internals", "_internals_probe")}
 
 
 def _guarded(where: str) -> Callable:
@@ -167,8 +166,10 @@ class ScramCallback(keras.callbacks.Callback):
         self._console = Console(self.log_dir, verbose, checks=len(checks))
         self._epoch_end_step = -1  # the step count when an epoch last ended
         self._engine: Engine | None = None
+        self._backend: Any = None  # the module of `backends` for Keras' backend
+        self._reads_model = False
         self._writer: ScramSummaryWriter | None = None
-        self._probe: BatchProbe | ArrayProbe | None = None
+        self._probe: Any = None  # ArrayProbe, or the backend's step probe
         self._internals: InternalsMonitor | None = None
         self._internals_probe: InternalsProbe | None = None
         self._warned = False
@@ -197,6 +198,8 @@ class ScramCallback(keras.callbacks.Callback):
         if self._engine is None:
             checks = build_checks(self.disable, self.thresholds, self.extra_checks)
             self._engine = Engine(checks, on_error=self._warn_once)
+            self._reads_model = any("model" in batch_needs(check) for check in checks)
+            self._backend = backends.current()
             self._writer = self._open_writer()
         compile_at, fit_at = locations()
         arguments = fit_arguments()
@@ -301,17 +304,32 @@ class ScramCallback(keras.callbacks.Callback):
             diagnostics += self._engine.batch(BatchObservation(*fields))
         self._emit(diagnostics)
 
-    def _run_preflight(self, arguments: dict) -> PreflightResult | None:
+    def _attempt(self, part: str, action: Callable[[], Any]) -> Any:
+        """Runs one part of SCRAM's machinery; if it fails, that part is switched off and reported once.
+
+        `part` is one of `_PARTS`' names; the result is None after a failure.
+        """
         try:
+            return action()
+        except Exception as error:  # SCRAM must never break training
+            self._switch_off(part, error)
+            return None
+
+    def _switch_off(self, part: str, error: BaseException) -> None:
+        for attribute in _PARTS.get(part, ()):
+            setattr(self, attribute, None)
+        self._fail(part, error)
+
+    def _run_preflight(self, arguments: dict) -> PreflightResult | None:
+        def run() -> PreflightResult | None:
             batch = first_batch(arguments)
             return overfit_one_batch(self.model, *batch) if batch is not None else None
-        except Exception as error:
-            self._fail("preflight", error)
-            return None
+
+        return self._attempt("preflight", run)
 
     def _open_writer(self) -> ScramSummaryWriter | None:
         """SCRAM's event writer; None on the workers other than the chief of a multi-worker run."""
-        if not _is_chief(self.model):
+        if not self._backend.is_chief(self.model):
             return None
         return ScramSummaryWriter(os.path.join(self.log_dir, metadata.RUN_SUBDIR), on_error=self._warn_once)
 
@@ -323,83 +341,67 @@ class ScramCallback(keras.callbacks.Callback):
 
     def _install_probe(self, run: RunInfo, arguments: dict, sample: tuple | None) -> None:
         internals = self._install_internals(run, sample)
-        try:
+
+        def install() -> Any:
             if sample is not None and ArrayProbe.suits(arguments):
                 # Arrays: batches are read from them and the internals measured on a sample,
                 # both outside the train step, which stays exactly as Keras built it.
-                self._probe = ArrayProbe(arguments, run.batch_size or 32, run.embedding_inputs)
+                probe = ArrayProbe(arguments, run.batch_size or 32, run.embedding_inputs)
             else:
-                recorders = (internals.record,) if internals is not None else ()
-                self._probe = BatchProbe(self.model, run.embedding_inputs, on_error=self._probe_failed,
-                                         recorders=recorders)
-            self._probe.install()
-        except Exception as error:
-            self._probe = None
-            self._fail("input statistics", error)
+                in_step = internals is not None and self._backend.MEASURES_IN_STEP
+                probe = self._backend.step_probe(self.model, run.embedding_inputs,
+                                                 on_error=functools.partial(self._switch_off, _INPUTS),
+                                                 recorders=(internals.record,) if in_step else ())
+                if self._internals is not None and not in_step:  # measured on the batches the probe sees
+                    self._internals.sample = probe.latest_sample
+            probe.install()
+            return probe
+
+        self._probe = self._attempt(_INPUTS, install)
 
     def _install_internals(self, run: RunInfo, sample: tuple | None) -> InternalsProbe | None:
         self._internals = None
-        wanted = self.extra_checks or set(_INTERNALS_CHECKS) - set(self.disable)
-        if not self.internals_every or not wanted or run.internals_unmeasured:
+        if not self.internals_every or not self._reads_model or run.internals_unmeasured:
             return None  # a model without call() cannot be run: `internals_unmeasured` says so
-        if sample is None and not single_device(self.model):
+        if sample is None and not self._backend.single_device(self.model):
             # Measured inside the train step, the branch would need a cross-replica merge
             # inside tf.cond, which TensorFlow does not support: under a distribution
             # strategy without a sample of arrays, only the batch statistics run.
             return None
-        try:
-            losses = [str(getattr(loss, "name", loss)) for loss in run.losses]
+        def install() -> InternalsProbe:
             probe = self._internals_probe
-            if probe is None or not probe.measures(self.model, losses):  # else reused: no second trace
-                probe = InternalsProbe(self.model, losses, on_error=self._internals_failed)
+            if probe is None or not probe.measures(self.model, run.losses):  # else reused: no second trace
+                probe = self._backend.internals_probe(self.model, run.losses,
+                                                      functools.partial(self._switch_off, _INTERNALS))
                 probe.install()
                 self._internals_probe = probe
-            self._internals = InternalsMonitor(probe, InternalsSchedule(self.internals_every), sample, self._clock)
+            self._internals = InternalsMonitor(probe, InternalsSchedule(self.internals_every), sample, self._clock,
+                                               weights=functools.partial(self._backend.weight_values, self.model))
             return probe
-        except Exception as error:
-            self._fail("model internals", error)
-            return None
 
-    def _internals_failed(self, error: BaseException) -> None:
-        self._internals = self._internals_probe = None
-        self._fail("model internals", error)
+        return self._attempt(_INTERNALS, install)
 
     def _read_internals(self, step: int, loss: float | None) -> ModelStats | None:
-        if self._internals is None:
+        monitor = self._internals
+        if monitor is None:
             return None
-        try:
-            return self._internals.after_step(step, loss, self._suspicious)
-        except Exception as error:
-            self._internals_failed(error)
-            return None
+        return self._attempt(_INTERNALS, lambda: monitor.after_step(step, loss, self._suspicious))
 
     def _where_nan_went(self) -> ModelStats:
         """Layer by layer: a training sample re-run through the current weights, or the weights alone."""
-        if self._internals is not None:
-            try:
-                rerun = self._internals.rerun()
-                if rerun is not None:
-                    return rerun
-            except Exception as error:
-                self._internals_failed(error)
-        return nonfinite_weights(self.model)
-
-    def _probe_failed(self, error: BaseException) -> None:
-        self._fail("input statistics", error)
+        monitor = self._internals
+        rerun = self._attempt(_INTERNALS, monitor.rerun) if monitor is not None else None
+        return rerun or nonfinite_weights(self.model, functools.partial(self._backend.weight_values, self.model))
 
     def _read_probe(self, batch: int) -> tuple | None:
-        if self._probe is None:
+        probe = self._probe
+        if probe is None:
             return None
-        try:
-            started = time.perf_counter()
-            tensors = self._probe.read(batch)
-            if tensors is not None:
-                self._stats_schedule.cost(self._clock.in_steps(time.perf_counter() - started))
-            return tensors
-        except Exception as error:
-            self._probe = None
-            self._fail("input statistics", error)
-            return None
+        started = time.perf_counter()
+        tensors = self._attempt(_INPUTS, lambda: probe.read(batch))
+        if tensors is not None:
+            self._stats_schedule.cost(self._clock.in_steps(time.perf_counter() - started))
+        return tensors
 
     def _emit(self, diagnostics: list[Diagnostic]) -> None:
         if not diagnostics:
@@ -470,14 +472,6 @@ def _build_if_needed(model: keras.Model, sample: tuple | None) -> None:
             model._symbolic_build(data_batch=(*sample, None)[:3])
     except Exception:  # Keras will build it at the first step, as always
         pass
-
-
-def _is_chief(model: keras.Model) -> bool:
-    """Whether this process writes: not a worker other than the chief under MultiWorkerMirroredStrategy."""
-    try:
-        return bool(getattr(model.distribute_strategy.extended, "should_checkpoint", True))
-    except Exception:  # another backend, or no strategy: a single process
-        return True
 
 
 def _floats(logs: Mapping | None) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -55,16 +56,19 @@ def describe(model: keras.Model, compile_location: str | None = None, fit_locati
     )
 
 
-def nonfinite_weights(model: keras.Model) -> ModelStats:
+def nonfinite_weights(model: keras.Model, read: Callable[[Sequence[Any]], list[np.ndarray]] | None = None,
+                      ) -> ModelStats:
     """Which layers, in forward order, hold NaN or Inf weights (a host copy of the weights).
 
-    Called only at a batch whose loss is not finite, to say where the NaN went.
+    Called only at a batch whose loss is not finite, to say where the NaN went. `read`:
+    the backend's reader of variables' current values (default: Keras' own).
     """
+    read = read or (lambda variables: [keras.ops.convert_to_numpy(v) for v in variables])
     layers = []
     for layer in _all_layers(model):
         weights = getattr(layer, "trainable_weights", None) or []
         if weights and not getattr(layer, "layers", None):  # leaf layers only
-            bad = any(not np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in weights)
+            bad = any(not np.isfinite(w).all() for w in read(weights))
             layers.append(LayerStats(name=layer.name, kind=type(layer).__name__, nonfinite_weights=bad))
     return ModelStats(layers=tuple(layers))
 
@@ -118,6 +122,11 @@ def _losses(loss: Any, output: str | None = None) -> tuple[LossInfo, ...]:
                      int(ignore_class) if isinstance(ignore_class, (int, float)) else None),)
 
 
+def loss_infos(losses: Sequence[LossInfo | str]) -> tuple[LossInfo, ...]:
+    """`LossInfo`s for losses given as `LossInfo`s or as names."""
+    return tuple(loss if isinstance(loss, LossInfo) else LossInfo(_canonical(str(loss))) for loss in losses)
+
+
 def _canonical(name: str) -> str:
     name = name.lower()
     return _LOSS_ALIASES.get(name, name)
@@ -159,7 +168,7 @@ def _output_activation(layer: Any, depth: int = 0) -> tuple[str | None, Any, boo
     """
     if layer is None or depth > _MAX_DEPTH:
         return None, None, False
-    own = _own_activation(layer)
+    own = activation_name(layer)
     if own is not None:
         return own, layer, False
     inner = getattr(layer, "layer", None) or getattr(layer, "forward_layer", None)
@@ -172,21 +181,32 @@ def _output_activation(layer: Any, depth: int = 0) -> tuple[str | None, Any, boo
     return None, None, False
 
 
-def _own_activation(layer: Any) -> str | None:
-    """The activation a layer applies itself, by name, or None."""
+def activation_name(layer: Any) -> str | None:
+    """The activation a layer applies itself, by name (`"relu"`, `"softmax"`, `"linear"`), or None.
+
+    None when the layer applies none of its own or SCRAM cannot tell which; `"linear"`
+    only when the layer says so. A `ReLU` layer with a negative slope is a leaky ReLU; a
+    `Softmax` over another axis than the last (attention over time) is no class output.
+    """
     kind = type(layer).__name__
-    if kind == "Softmax":  # a softmax over another axis (attention over time) is no class output
+    if kind == "Softmax":
         return "softmax" if getattr(layer, "axis", -1) in (-1, None) else None
+    if kind == "ReLU" and isinstance(layer, keras.layers.Layer):
+        return "relu" if not float(getattr(layer, "negative_slope", 0.0) or 0.0) else "leaky_relu"
     if kind in _ACTIVATION_LAYERS and isinstance(layer, keras.layers.Layer):
         return _ACTIVATION_LAYERS[kind]
+    if isinstance(layer, keras.Model):
+        return None
     activation = getattr(layer, "activation", None)
-    return _function_name(activation) if callable(activation) and not isinstance(layer, keras.Model) else None
+    if isinstance(activation, str):
+        return activation.lower()
+    return _function_name(activation) if callable(activation) else None
 
 
 def _function_name(function: Any) -> str:
     """`"softmax"` for `keras.activations.softmax`, `tf.nn.softmax` (`softmax_v2`) or a `Softmax()` layer."""
     if isinstance(function, keras.layers.Layer):
-        return _own_activation(function) or type(function).__name__.lower()
+        return activation_name(function) or type(function).__name__.lower()
     name = str(getattr(function, "__name__", type(function).__name__)).lower()
     return name.removesuffix("_v2")
 
@@ -297,13 +317,12 @@ def _bytes_per_value(model: keras.Model) -> int:
 
 
 def _device_memory() -> int | None:
-    """Memory of the device training runs on: the first GPU's, else the machine's RAM."""
-    try:
-        import tensorflow as tf
+    """Memory of the device training runs on: the machine's RAM, or None on a GPU (the check then stays quiet)."""
+    from tensorboard_plugin_scram.keras_adapter import backends
 
-        gpus = tf.config.list_logical_devices("GPU")
-        if gpus:
-            return None  # TensorFlow exposes no GPU total; the check then stays quiet
+    try:
+        if backends.current().has_gpu():
+            return None  # not every backend tells a GPU's total
     except Exception:
         pass
     try:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
 
 from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
 from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StepClock
@@ -17,18 +21,21 @@ class InternalsMonitor:
     Args:
         probe: An installed `InternalsProbe`.
         schedule: Which steps to measure.
-        sample: A batch `(x, y)` of the training data. With it, measurements run on that
-            batch in a function of their own, after the step; without it, inside the next
-            train step (the probe's `record` must then be part of the train step).
+        sample: A batch `(x, y)` of the training data, or a function giving one (the last
+            batch a step probe saw). With it, measurements run on that batch, after the
+            step; without it, inside the next train step (the probe's `record` must then be
+            part of the train step). `sample` may be set later.
         clock: The run's typical step time, to weigh what a measurement costs.
+        weights: The backend's reader of variables' current values (host copies).
     """
 
-    def __init__(self, probe: InternalsProbe, schedule: InternalsSchedule, sample: tuple | None = None,
-                 clock: StepClock | None = None) -> None:
+    def __init__(self, probe: InternalsProbe, schedule: InternalsSchedule,
+                 sample: tuple | Callable[[], tuple | None] | None = None, clock: StepClock | None = None,
+                 weights: Callable[[Sequence[Any]], list[np.ndarray]] | None = None) -> None:
         self._probe = probe
         self._schedule = schedule
-        self._sample = sample
-        self._snapshots = WeightSnapshots(probe.layers)
+        self.sample = sample
+        self._snapshots = WeightSnapshots(probe.layers, read=weights)
         self._armed = False
         self._measured_on_sample = 0
         self._clock = clock or StepClock()
@@ -38,13 +45,13 @@ class InternalsMonitor:
 
         `suspicious`: a check suspects a fault from the last measurement; the next comes sooner.
         """
-        if self._armed and self._sample is not None:
+        if self._armed and self.sample is not None:
             self._measure_on_sample()
         stats = self._read(step) if self._armed else None
         self._armed = False
         if self._schedule.next_is_due(step, loss, suspicious):
             self._snapshots.take(step)
-            if self._sample is None:
+            if self.sample is None:
                 self._probe.request()
             self._armed = True
         return stats
@@ -55,14 +62,21 @@ class InternalsMonitor:
         Used at the first non-finite loss: the sample then runs through the current weights
         layer by layer, which shows the first layer whose output turns NaN or Inf.
         """
-        if self._sample is None:
+        sample = self._current_sample()
+        if sample is None:
             return None
-        self._probe.measure_on(*self._sample)
+        self._probe.measure_on(*sample)
         return self._probe.read()
 
+    def _current_sample(self) -> tuple | None:
+        return self.sample() if callable(self.sample) else self.sample
+
     def _measure_on_sample(self) -> None:
+        sample = self._current_sample()
+        if sample is None:
+            return
         started = time.perf_counter()
-        self._probe.measure_on(*self._sample)
+        self._probe.measure_on(*sample)
         seconds = time.perf_counter() - started
         self._measured_on_sample += 1
         # The first call includes tracing, a one-off cost that says nothing about the next.

@@ -8,11 +8,11 @@ loss or its labels. SCRAM trains a clone, so the user's model and optimizer are 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tensorboard_plugin_scram.keras_adapter.source import is_arrays, take_rows
 from tensorboard_plugin_scram.observations import PreflightResult
@@ -34,10 +34,10 @@ def first_batch(arguments: dict, size: int = BATCH, datasets: bool = True) -> tu
     """
     x, y = arguments.get("x"), arguments.get("y")
     if is_arrays(x) and (y is None or is_arrays(y)):
-        count = len(tf.nest.flatten(x)[0])
+        count = len(keras.tree.flatten(x)[0])
         rows = np.unique(np.linspace(0, count - 1, num=min(size, count)).astype(int))
         return take_rows(x, rows), take_rows(y, rows)
-    if datasets and isinstance(x, tf.data.Dataset):
+    if datasets and _is_tf_dataset(x):
         batch = next(iter(x.unbatch().take(size).batch(size)), None)
         if isinstance(batch, tuple) and len(batch) >= 2:
             return batch[0], batch[1]
@@ -85,5 +85,11 @@ def _scalar(value: Any) -> float:
 
 
 def _count(x: Any) -> int:
-    leaf = tf.nest.flatten(x)[0]
+    leaf = keras.tree.flatten(x)[0]
     return int(leaf.shape[0])
+
+
+def _is_tf_dataset(x: Any) -> bool:
+    # Only a user who imported TensorFlow can have passed a tf.data.Dataset: never import it here.
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(x, tf.data.Dataset)

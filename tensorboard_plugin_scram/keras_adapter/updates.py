@@ -8,7 +8,7 @@ weights, where the transfer would cost more than the measurement is worth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,10 +23,14 @@ class WeightSnapshots:
     Args:
         layers: The Keras layers to follow, in the order of the results.
         max_params: Above this many trainable weights in all, nothing is copied.
+        read: The backend's reader of variables' current values as host copies (default:
+            each variable's `numpy()`).
     """
 
-    def __init__(self, layers: Sequence[Any], max_params: int = MAX_PARAMS) -> None:
+    def __init__(self, layers: Sequence[Any], max_params: int = MAX_PARAMS,
+                 read: Callable[[Sequence[Any]], list[np.ndarray]] | None = None) -> None:
         self._layers = list(layers)
+        self._read = read or _numpy_copies
         size = sum(int(np.prod(v.shape)) for layer in self._layers for v in layer.trainable_variables)
         self.enabled = size <= max_params
         self._copies: list[list[np.ndarray]] | None = None
@@ -35,7 +39,7 @@ class WeightSnapshots:
     def take(self, step: int) -> None:
         """Copies every followed layer's weights as they are after `step`."""
         if self.enabled:
-            self._copies = [_weights(layer) for layer in self._layers]
+            self._copies = [self._read(layer.trainable_variables) for layer in self._layers]
             self._step = step
 
     def changes(self, step: int, current: Sequence[Sequence[np.ndarray]] | None = None,
@@ -51,13 +55,13 @@ class WeightSnapshots:
         self._copies = self._step = None
         if copies is None or since is None or step <= since:
             return [None] * len(self._layers), None
-        now = current if current is not None else [_weights(layer) for layer in self._layers]
+        now = current if current is not None else [self._read(layer.trainable_variables) for layer in self._layers]
         return [_change(before, after) for before, after in zip(copies, now, strict=True)], step - since
 
 
-def _weights(layer: Any) -> list[np.ndarray]:
+def _numpy_copies(variables: Sequence[Any]) -> list[np.ndarray]:
     # `numpy()` already returns a copy; kept in the weights' own dtype, half the bytes of float64.
-    return [np.asarray(v.numpy()) for v in layer.trainable_variables]
+    return [np.asarray(v.numpy()) for v in variables]
 
 
 def _change(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> float | None:

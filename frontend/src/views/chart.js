@@ -4,7 +4,7 @@ import uPlot from "uplot";
 import { h, reconcile } from "../dom.js";
 import { formatInt, plural } from "../format.js";
 import { alignSeries, axisFor, gapNotes, seriesOrder } from "../chartData.js";
-import { clusterMarkers, nearestIndex } from "../filter.js";
+import { clusterMarkers, nearestIndex } from "../chartMarkers.js";
 import { knownSeverity, severityIcon } from "../icons.js";
 
 const HEIGHT = 260;

@@ -3,7 +3,7 @@
 
 import { append, h } from "../dom.js";
 import { plural, runLabel } from "../format.js";
-import { compareCell, diffSections } from "../filter.js";
+import { compareCell, diffSections } from "../compareCells.js";
 import { severityIcon } from "../icons.js";
 import { note, showError } from "./messages.js";
 

@@ -1,11 +1,14 @@
-"""The JSON payload of SCRAM's events, with a schema version.
+"""The JSON payload of SCRAM's events: one record per event, encoded and decoded here.
 
 Every SCRAM event holds one JSON document in a scalar string tensor:
-`{"schema": 1, "kind": "diagnostics", "diagnostics": [...]}` for diagnostics,
-`{"schema": 1, "kind": "epoch", ...}` and `{"schema": 1, "kind": "batches", "batches": [...]}`
-for the training curves and SCRAM's own cost (earlier versions wrote one sampled batch per
-record, `"kind": "batch"`, which is still read). Readers must treat payloads as untrusted:
-`decode` raises `PayloadError` for anything malformed, and callers skip and count such records.
+`{"kind": "diagnostics", "diagnostics": [...]}` for diagnostics, `{"kind": "epoch", ...}`
+and `{"kind": "batches", "batches": [...]}` for the training curves and SCRAM's own cost
+(earlier versions wrote one sampled batch per record, `"kind": "batch"`, which is still
+read). The format's version is the series' metadata (`metadata.PLUGIN_DATA_VERSION`), not
+the payload's: a `"schema"` field written by earlier versions is ignored.
+
+Readers must treat payloads as untrusted: `decode` raises `PayloadError` for anything
+malformed, and callers skip and count such records.
 """
 
 from __future__ import annotations
@@ -16,8 +19,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tensorboard_plugin_scram.diagnostic import Diagnostic, json_safe
-
-SCHEMA_VERSION = 1
+from tensorboard_plugin_scram.events.records import (
+    BatchesRecord,
+    BatchRecord,
+    DiagnosticsRecord,
+    EpochRecord,
+    Record,
+)
 
 # Payloads beyond this size are refused, so a hostile event file cannot make a reader
 # hold or render megabytes of text.
@@ -25,7 +33,7 @@ MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 
 
 class PayloadError(ValueError):
-    """A payload that is not a valid SCRAM record (corrupt, foreign or newer)."""
+    """A payload that is not a valid SCRAM record (corrupt or foreign)."""
 
 
 def encode_diagnostics(diagnostics: Iterable[Diagnostic]) -> str:
@@ -44,43 +52,35 @@ def encode_batches(batches: Iterable[tuple[int, int, Mapping[str, float]]]) -> s
                                                  for step, epoch, logs in batches]})
 
 
-def decode(raw: bytes | str) -> dict[str, Any]:
-    """Parses and validates a payload; returns the record as a dict.
+def decode(raw: bytes | str) -> Record:
+    """Parses and validates a payload into its typed record.
 
-    Diagnostics records get their `diagnostics` list turned into `Diagnostic` objects.
-    Non-finite metric values written as "nan"/"inf" are turned back into floats.
+    Non-finite metric values written as "nan"/"inf" are turned back into floats; a
+    single-batch record of earlier versions becomes a `BatchesRecord` of one batch.
 
     Raises:
-        PayloadError: if the payload is not valid JSON, has an unknown kind or a newer
-            schema, or has fields of the wrong type.
+        PayloadError: if the payload is not valid JSON, has an unknown kind, or has
+            fields of the wrong type.
     """
     record = _load(raw)
     kind = record.get("kind")
     if kind == "diagnostics":
-        items = record.get("diagnostics")
-        if not isinstance(items, list):
-            raise PayloadError("diagnostics must be a list")
-        try:
-            record["diagnostics"] = [Diagnostic.from_json(item) for item in items]
-        except ValueError as error:
-            raise PayloadError(str(error)) from error
-    elif kind in ("epoch", "batch"):
-        _check_point(record)
-        if kind == "epoch":
-            record["cost"] = _numbers(record.get("cost", {}), "cost")
-    elif kind == "batches":
+        return DiagnosticsRecord(_diagnostics(record.get("diagnostics")))
+    if kind == "epoch":
+        point = _batch(record)
+        return EpochRecord(point.step, point.epoch, point.logs, _numbers(record.get("cost", {}), "cost"))
+    if kind == "batch":
+        return BatchesRecord((_batch(record),))
+    if kind == "batches":
         items = record.get("batches")
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            raise PayloadError("batches must be a list of objects")
-        for item in items:
-            _check_point(item)
-    else:
-        raise PayloadError(f"unknown record kind {kind!r}")
-    return record
+        if not isinstance(items, list):
+            raise PayloadError("batches must be a list")
+        return BatchesRecord(tuple(_batch(item) for item in items))
+    raise PayloadError(f"unknown record kind {kind!r}")
 
 
 def _dump(record: dict[str, Any]) -> str:
-    return json.dumps(json_safe({"schema": SCHEMA_VERSION, **record}), separators=(",", ":"))
+    return json.dumps(json_safe(record), separators=(",", ":"))
 
 
 def _load(raw: bytes | str) -> dict[str, Any]:
@@ -92,25 +92,30 @@ def _load(raw: bytes | str) -> dict[str, Any]:
         raise PayloadError("payload is not JSON") from error
     if not isinstance(record, dict):
         raise PayloadError("payload is not a JSON object")
-    schema = record.get("schema")
-    if isinstance(schema, bool) or not isinstance(schema, int):
-        raise PayloadError("payload has no schema version")
-    if schema > SCHEMA_VERSION:
-        raise PayloadError(f"payload schema {schema} is newer than this SCRAM ({SCHEMA_VERSION})")
     return record
 
 
-def _check_point(record: dict[str, Any]) -> None:
-    """Validates a point of a curve (`step`, `epoch`, `logs`) in place."""
-    _require_int(record, "step")
-    _require_int(record, "epoch")
-    record["logs"] = _numbers(record.get("logs", {}), "logs")
+def _diagnostics(items: Any) -> tuple[Diagnostic, ...]:
+    if not isinstance(items, list):
+        raise PayloadError("diagnostics must be a list")
+    try:
+        return tuple(Diagnostic.from_json(item) for item in items)
+    except ValueError as error:
+        raise PayloadError(str(error)) from error
 
 
-def _require_int(record: Mapping[str, Any], key: str) -> None:
+def _batch(item: Any) -> BatchRecord:
+    """A point of a curve (`step`, `epoch`, `logs`), validated."""
+    if not isinstance(item, Mapping):
+        raise PayloadError("a batch must be an object")
+    return BatchRecord(_int(item, "step"), _int(item, "epoch"), _numbers(item.get("logs", {}), "logs"))
+
+
+def _int(record: Mapping[str, Any], key: str) -> int:
     value = record.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
         raise PayloadError(f"{key} must be an integer")
+    return value
 
 
 def _numbers(value: Any, name: str) -> dict[str, float]:

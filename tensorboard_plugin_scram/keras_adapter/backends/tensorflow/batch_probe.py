@@ -1,10 +1,11 @@
-"""In-graph statistics of each training batch, read cheaply by the callback.
+"""In-graph statistics of each training batch, for data TensorFlow reads itself (tf.data).
 
-Keras 3 callbacks receive no data. This module wraps the model's `train_step` so that,
-inside the compiled step, a few reductions per input and target tensor are written into
-a small `tf.Variable`. The callback reads that variable (a few hundred bytes) on the
-batches it samples; whole batches never leave the device. Extra keys in `logs` would
-also work but leak into History, the progress bar and Keras' TensorBoard.
+Keras 3 callbacks receive no data, and a `tf.data` pipeline never passes through Python.
+This module wraps the model's `train_step` so that, inside the compiled step, a few
+reductions per input and target tensor are written into a small `tf.Variable`. The
+callback reads that variable (a few hundred bytes) on the batches it samples; whole
+batches never leave the device. Extra keys in `logs` would also work but leak into
+History, the progress bar and Keras' TensorBoard.
 
 The statistics are computed only on the steps the callback asks for (a boolean
 variable read inside the step), so an unsampled step pays for one sum per floating
@@ -22,13 +23,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tensorboard_plugin_scram.keras_adapter.batch_stats import COLUMNS as _COLUMNS
+from tensorboard_plugin_scram.keras_adapter.batch_stats import MAX_CLASSES, MAX_TENSORS, named_leaves, tensor_stats
 from tensorboard_plugin_scram.observations import TensorStats
 
-MAX_TENSORS = 16
-_COLUMNS = ("count", "nonfinite", "min", "max", "mean", "std", "feature_mean_abs", "feature_std", "integral",
-            "multi_hot_rows")
-# Class counts are kept for label ids 0..MAX_CLASSES-1 (or that many one-hot columns).
-MAX_CLASSES = 64
 # One variable holds everything the callback reads, so a read is one device-to-host copy:
 # a row per tensor (its statistics, its NaN/Inf total, its class counts) and a last row
 # whose first cell counts the steps that computed statistics (float64: exact for 2**53).
@@ -128,8 +126,7 @@ class BatchProbe:
         # Runs while Keras traces the train step: Python here builds graph ops once.
         try:
             x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-            named = [(n, "input", t) for n, t in leaves(x, "x")] + [(n, "target", t) for n, t in leaves(y, "y")]
-            named = [(n, role, t) for n, role, t in named if _is_numeric(t)][:MAX_TENSORS]
+            named = named_leaves(x, y, _is_numeric)
             if not named:
                 return
             tensors = [(role, t) for _, role, t in named]
@@ -176,19 +173,6 @@ def _probe_variable(name: str, initial: tf.Tensor) -> tf.Variable:
         # replica's statistics stand for the global batch.
         aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
     )
-
-
-def leaves(value: Any, prefix: str) -> list[tuple[str, Any]]:
-    """`(name, tensor)` pairs: dict keys, `x[1]` for list items, `x` for one tensor."""
-    if value is None:
-        return []
-    if isinstance(value, dict):
-        return [leaf for key in sorted(value, key=str) for leaf in leaves(value[key], str(key))]
-    if isinstance(value, (list, tuple)):
-        if len(value) == 1:
-            return leaves(value[0], prefix)
-        return [leaf for i, item in enumerate(value) for leaf in leaves(item, f"{prefix}[{i}]")]
-    return [(prefix, value)]
 
 
 def _is_numeric(tensor: Any) -> bool:
@@ -239,37 +223,13 @@ def _multi_hot_rows(x: tf.Tensor) -> tf.Tensor:
     return tf.where(binary, several, 0.0)
 
 
-def tensor_stats(name: str, role: str, stats: np.ndarray, classes: np.ndarray, nonfinite_total: float,
-                 embedding_inputs: tuple[str, ...] = ()) -> TensorStats:
-    """`TensorStats` from one tensor's `_COLUMNS` row and class counts (see `statistics_function`)."""
-    values = dict(zip(_COLUMNS, stats.tolist(), strict=True))
-    integral = bool(values.pop("integral"))
-    multi_hot_rows = int(values.pop("multi_hot_rows"))
-    token_ids = role == "input" and integral and ("*" in embedding_inputs or name in embedding_inputs)
-    counts = [int(c) for c in classes.tolist()]
-    while counts and not counts[-1]:
-        counts.pop()
-    return TensorStats(
-        name=name,
-        role=role,
-        count=int(values.pop("count")),
-        nonfinite=int(values.pop("nonfinite")),
-        nonfinite_total=int(nonfinite_total),
-        integral=integral,
-        feeds_embedding=token_ids,
-        class_counts=tuple(counts),
-        multi_hot_rows=multi_hot_rows,
-        **values,
-    )
-
-
 @functools.lru_cache(maxsize=64)
 def statistics_function(roles: tuple[str, ...]) -> Callable:
     """A compiled function from a batch's tensors (with these roles) to `(stats, classes)`.
 
     `stats` holds a `_COLUMNS` row per tensor, `classes` its class counts (targets only),
-    both float64. Used inside the train step (`BatchProbe`); `array_probe` computes the same
-    numbers in NumPy for batches read from arrays on the host.
+    both float64. Used inside the train step (`BatchProbe`); `batch_stats` computes the same
+    numbers in NumPy for batches seen on the host.
     """
     # One trace per input shape: relaxed shapes could lose the rank the statistics rely on.
     return tf.function(functools.partial(_statistics, roles), autograph=False)

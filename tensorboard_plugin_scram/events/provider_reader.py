@@ -1,23 +1,29 @@
 """Reads SCRAM's records through TensorBoard's data provider (both loaders, --load_fast too).
 
-Decoded runs are cached by their series' (max step, max wall time), so a panel polling
-every few seconds only decodes what is new.
+What the TensorBoard plugin reads with. Decoded runs are cached by their series' (max step,
+max wall time), so a panel polling every few seconds only decodes what is new. Series whose
+metadata says a newer SCRAM wrote them are counted as skipped, not decoded.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from tensorboard.data import provider as provider_lib
 
-from tensorboard_plugin_scram import metadata
-from tensorboard_plugin_scram.reader import RunRecords, add_record
+from tensorboard_plugin_scram.events import metadata
+from tensorboard_plugin_scram.events.collector import RunCollector
+from tensorboard_plugin_scram.events.records import RunRecords
 
 # Never read with downsample 0 (it returns nothing); ask for more than any run holds.
 _READ_ALL = 10_000_000
 _KERAS_RUNS = {"train": "", "validation": "val_"}
 _KERAS_PREFIX = "epoch_"
+
+# A run's series as `list_tensors` gives them: tag to `TensorTimeSeries`.
+_Series = Mapping[str, provider_lib.TensorTimeSeries]
 
 
 class ProviderReader:
@@ -32,23 +38,22 @@ class ProviderReader:
         self._cache: dict[str, tuple[Any, RunRecords]] = {}
         self._lock = threading.Lock()
 
-    def runs(self, ctx: Any, experiment_id: str) -> list[str]:
-        """Names of the runs that hold SCRAM data, sorted."""
-        listing = self._provider.list_tensors(ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME)
-        return sorted(run for run, tags in listing.items() if set(tags) & set(metadata.TAGS))
-
     def records(self, ctx: Any, experiment_id: str, runs: list[str] | None = None) -> dict[str, RunRecords]:
-        """Decoded records of the given runs (all SCRAM runs when None); unknown runs are absent."""
+        """Decoded records of the given runs (all SCRAM runs when None); unknown runs are absent.
+
+        A run's `RunRecords` is the same object from call to call while its series are unchanged.
+        """
         listing = self._provider.list_tensors(
             ctx,
             experiment_id=experiment_id,
             plugin_name=metadata.PLUGIN_NAME,
             run_tag_filter=provider_lib.RunTagFilter(runs=runs, tags=metadata.TAGS),
         )
-        versions = {run: _version(tags) for run, tags in listing.items() if tags}
+        listing = {run: tags for run, tags in listing.items() if tags}
+        versions = {run: _version(tags) for run, tags in listing.items()}
         with self._lock:
             stale = [run for run, version in versions.items() if self._cache.get(run, (None,))[0] != version]
-        fresh = self._read(ctx, experiment_id, stale) if stale else {}
+        fresh = self._read(ctx, experiment_id, {run: listing[run] for run in stale}) if stale else {}
         with self._lock:
             for run in stale:
                 self._cache[run] = (versions[run], fresh.get(run, RunRecords(run=run)))
@@ -77,26 +82,33 @@ class ProviderReader:
                     scalars[name] = [(p.step, float(p.value)) for p in points]
         return scalars
 
-    def _read(self, ctx: Any, experiment_id: str, runs: list[str]) -> dict[str, RunRecords]:
+    def _read(self, ctx: Any, experiment_id: str, listing: Mapping[str, _Series]) -> dict[str, RunRecords]:
         data = self._provider.read_tensors(
             ctx,
             experiment_id=experiment_id,
             plugin_name=metadata.PLUGIN_NAME,
             downsample=_READ_ALL,
-            run_tag_filter=provider_lib.RunTagFilter(runs=runs, tags=metadata.TAGS),
+            run_tag_filter=provider_lib.RunTagFilter(runs=list(listing), tags=metadata.TAGS),
         )
         decoded = {}
         for run, tags in data.items():
-            records = RunRecords(run=run)
+            collector = RunCollector(run)
             for tag in metadata.TAGS:
-                for datum in tags.get(tag, ()):
-                    add_record(records, tag, _raw(datum))
-            records.diagnostics.sort(key=lambda d: d.step)
-            decoded[run] = records
+                _collect(collector, tag, tags.get(tag, ()), listing.get(run, {}).get(tag))
+            decoded[run] = collector.records()
         return decoded
 
 
-def _version(tags: dict) -> tuple:
+def _collect(collector: RunCollector, tag: str, data: Any, series: provider_lib.TensorTimeSeries | None) -> None:
+    """Adds one series' data, or counts it as skipped when a newer SCRAM wrote it."""
+    if series is not None and not metadata.is_readable(series.plugin_content):
+        collector.skip(len(data))
+        return
+    for datum in data:
+        collector.add(tag, _raw(datum))
+
+
+def _version(tags: _Series) -> tuple:
     return tuple(sorted((tag, ts.max_step, ts.max_wall_time) for tag, ts in tags.items()))
 
 

@@ -6,15 +6,18 @@ tags of `metadata`, in a run directory of SCRAM's own.
 
 from __future__ import annotations
 
+import itertools
 import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
+from types import ModuleType
 
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.summary.writer.record_writer import RecordWriter
 
-from tensorboard_plugin_scram import metadata, payload
 from tensorboard_plugin_scram.diagnostic import Diagnostic
+from tensorboard_plugin_scram.events import metadata, payload, storage
 
 # Called with `(where, exception)` when the writer fails; see `ScramSummaryWriter`.
 ErrorHook = Callable[[str, BaseException], None]
@@ -53,12 +56,13 @@ class ScramSummaryWriter:
         self._on_error = on_error
         self._retry_secs = RETRY_SECS if retry_secs is None else retry_secs
         self._retry_at = 0.0
-        self._writer: EventFileWriter | None = None
+        self._writer: EventFile | None = None
         self._file: str | None = None
         self._last_step: dict[str, int] = {}
         self._metadata: dict[str, summary_pb2.SummaryMetadata] = {}
         self._batches: list[tuple[int, int, dict[str, float]]] = []
         self._batches_since = 0.0
+        self._flushed_at = time.monotonic()
 
     def write_diagnostics(self, step: int, diagnostics: Iterable[Diagnostic], flush: bool = True) -> None:
         """Writes one record holding these diagnostics (nothing if there are none)."""
@@ -88,6 +92,7 @@ class ScramSummaryWriter:
     def flush(self) -> None:
         """Pushes buffered records to the file, so they survive the process dying."""
         self._write_batches()
+        self._flushed_at = time.monotonic()
         if self._writer is not None:
             self._guard(self._writer.flush)
 
@@ -111,18 +116,19 @@ class ScramSummaryWriter:
         value = summary_pb2.Summary.Value(tag=tag, metadata=self._metadata[tag], tensor=_string_scalar(text))
         event = event_pb2.Event(wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[value]))
         self._guard(lambda: self._open().add_event(event))
+        if time.monotonic() - self._flushed_at >= self._flush_secs:
+            self.flush()
 
-    def _open(self) -> EventFileWriter:
-        if self._writer is not None and self._file is not None and not os.path.exists(self._file):
+    def _open(self) -> EventFile:
+        if self._writer is not None and self._file is not None and not self._writer.exists():
             deleted, self._writer = self._writer, None  # what it holds now goes nowhere
             _close_quietly(deleted)
             self._report(FileNotFoundError(f"the event file {self._file} was deleted; SCRAM goes on in a new one"))
         if self._writer is None:
             if time.monotonic() < self._retry_at:
                 raise _Dropped()
-            os.makedirs(self._run_dir, exist_ok=True)
-            self._writer = EventFileWriter(self._run_dir, flush_secs=self._flush_secs)
-            self._file = getattr(self._writer, "_file_name", None)
+            self._writer = EventFile(self._run_dir, storage.gfile())
+            self._file = self._writer.path
         return self._writer
 
     def _guard(self, action: Callable[[], object]) -> None:
@@ -147,7 +153,45 @@ class _Dropped(Exception):
     """A record dropped while the writer waits to retry after a failure."""
 
 
-def _close_quietly(writer: EventFileWriter | None) -> None:
+class EventFile:
+    """One new event file in `run_dir`, written in TensorBoard's record format through `fs`.
+
+    Records go to the file as they come (SCRAM writes a few per epoch, each flushed at
+    once when it matters), so unlike TensorBoard's `EventFileWriter` there is no queue
+    and no writer thread.
+
+    Args:
+        run_dir: The run directory, created if missing.
+        fs: The file layer (`storage.gfile()`).
+    """
+
+    _counter = itertools.count()
+
+    def __init__(self, run_dir: str, fs: ModuleType) -> None:
+        self._fs = fs
+        fs.makedirs(run_dir)
+        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(self._counter)}"
+        self.path = f"{run_dir.rstrip('/')}/{name}" if "://" in run_dir else os.path.join(run_dir, name)
+        self._records = RecordWriter(fs.GFile(self.path, "wb"))
+        self.add_event(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2",
+                                       source_metadata=event_pb2.SourceMetadata(writer="tensorboard_plugin_scram")))
+        self.flush()
+
+    def add_event(self, event: event_pb2.Event) -> None:
+        self._records.write(event.SerializeToString())
+
+    def exists(self) -> bool:
+        """Whether the file is still there (a log dir removed mid-run takes it along)."""
+        return bool(self._fs.exists(self.path))
+
+    def flush(self) -> None:
+        self._records.flush()
+
+    def close(self) -> None:
+        self._records.close()
+
+
+def _close_quietly(writer: EventFile | None) -> None:
     if writer is None:
         return
     try:

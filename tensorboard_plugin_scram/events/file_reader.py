@@ -1,0 +1,101 @@
+"""Reads SCRAM's records back from event files on disk, without TensorFlow.
+
+Used by the `scram` command and `tensorboard_plugin_scram.read`. The TensorBoard plugin
+reads through TensorBoard's data provider instead (`provider_reader`); both gather records
+with `collector.RunCollector`. Event files are untrusted: truncated or corrupt data ends a
+file's reading, and records that do not decode, or belong to a series written by a newer
+SCRAM, are skipped and counted, never raised.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+
+from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+from tensorboard_plugin_scram.events import metadata
+from tensorboard_plugin_scram.events.collector import RunCollector
+from tensorboard_plugin_scram.events.records import RunRecords
+
+_HEADER = struct.Struct("<QI")
+# A record longer than this is taken for corruption rather than read into memory.
+_MAX_RECORD_BYTES = 64 * 1024 * 1024
+
+
+def read_logdir(logdir: str) -> list[RunRecords]:
+    """Every run under `logdir` (recursively) that holds SCRAM records, by run name."""
+    runs = (read_run(path, run) for run, path in find_run_dirs(logdir))
+    return [records for records in runs if not records.empty]
+
+
+def find_run_dirs(logdir: str) -> list[tuple[str, str]]:
+    """`(run name, directory)` of every directory holding event files, like TensorBoard."""
+    found = []
+    for directory, dirnames, filenames in os.walk(logdir):
+        dirnames.sort()
+        if any(is_event_file(name) for name in filenames):
+            run = os.path.relpath(directory, logdir).replace(os.sep, "/")
+            found.append((run, directory))
+    return sorted(found)
+
+
+def read_run(directory: str, run: str) -> RunRecords:
+    """SCRAM's records from the event files directly inside `directory`."""
+    collector = RunCollector(run)
+    names = sorted(n for n in os.listdir(directory) if is_event_file(n))
+    for name in names:
+        for tag, raw, readable in scram_values(os.path.join(directory, name)):
+            if readable:
+                collector.add(tag, raw)
+            else:
+                collector.skip()
+    return collector.records()
+
+
+def scram_values(path: str) -> Iterator[tuple[str, bytes, bool]]:
+    """`(tag, tensor bytes, readable)` of every SCRAM summary value in one event file.
+
+    A tag is SCRAM's from its first value marked with SCRAM's metadata on; that value's
+    metadata version says whether this SCRAM can read the series (`readable`).
+    """
+    readable: dict[str, bool] = {}
+    for data in _records(path):
+        try:
+            event = event_pb2.Event.FromString(data)
+        except Exception:  # protobuf raises DecodeError and others for garbage
+            continue
+        for value in event.summary.value:
+            plugin_data = value.metadata.plugin_data
+            if plugin_data.plugin_name == metadata.PLUGIN_NAME and value.tag not in readable:
+                readable[value.tag] = metadata.is_readable(plugin_data.content)
+            if value.tag in readable and value.tensor.string_val:
+                yield value.tag, value.tensor.string_val[0], readable[value.tag]
+
+
+def is_event_file(name: str) -> bool:
+    """Whether a file name is a TensorBoard event file's."""
+    return "tfevents" in name
+
+
+def _records(path: str) -> Iterator[bytes]:
+    """The records of a TFRecord file; stops at the first truncated or corrupt header."""
+    try:
+        handle = open(path, "rb")
+    except OSError:
+        return
+    with handle:
+        while True:
+            header = handle.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                return
+            length, length_crc = _HEADER.unpack(header)
+            if masked_crc32c(header[:8]) != length_crc or length > _MAX_RECORD_BYTES:
+                return
+            data = handle.read(length)
+            footer = handle.read(4)
+            if len(data) < length or len(footer) < 4:
+                return
+            yield data

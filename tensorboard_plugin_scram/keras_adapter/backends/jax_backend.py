@@ -1,0 +1,134 @@
+"""SCRAM on Keras' JAX backend: gradients by `jax.value_and_grad`, batches seen as the step takes them.
+
+Keras trains on JAX with a stateless, compiled step: during an epoch the model's
+variables are emptied and the current state lives in `model._jax_state` (put back at
+each epoch's end). SCRAM reads the weights from there, and runs its measurement through
+`model.compute_loss_and_updates`, the very function Keras differentiates, on that state:
+nothing is written back, so training is untouched.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import keras
+import numpy as np
+
+from tensorboard_plugin_scram.keras_adapter.internals import LayerPlan, Pass, capturing
+from tensorboard_plugin_scram.keras_adapter.step_tap import PythonStepProbes
+
+# Batches reach Python on their way into the compiled step: the internals are measured
+# on one of them, after the step (`internals_probe`, `step_probe`: at the end).
+MEASURES_IN_STEP = False
+
+
+def gradient_pass(model: keras.Model, plans: Sequence[LayerPlan], x: Any, y: Any) -> Pass:
+    """One forward and backward pass of (x, y) on the model's current state; nothing written back."""
+    state = _state(model)
+    index = {id(v): i for i, v in enumerate(model.trainable_variables)}
+    positions = [index[id(v)] for plan in plans for v in plan.variables]
+    compiled = _compiled_passes.get(model)
+    if compiled is None or compiled[0] != plans:
+        compiled = _compiled_passes[model] = (list(plans), jax.jit(_pass_function(model, plans)))
+    y_pred, outputs, grads = compiled[1](state, x, y)
+    trainable = state["trainable_variables"]
+    # Copies: the state's buffers are handed to (donated to) the next step.
+    weights = [np.array(trainable[i], copy=True) for i in positions]
+    return (np.asarray(y_pred), [None if out is None else np.asarray(out) for out in outputs], weights,
+            [np.asarray(grads[i]) for i in positions])
+
+
+# Per model, its compiled pass: compiled once (about as long as a few eager passes take), it is
+# then as fast as Keras' own step.
+_compiled_passes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _pass_function(model: keras.Model, plans: Sequence[LayerPlan]) -> Callable:
+    """`(state, x, y) -> (predictions, layer outputs, gradients)` through Keras' own loss function."""
+    layers = [plan.layer for plan in plans]
+
+    def run(state: dict, x: Any, y: Any) -> tuple:
+        def loss_of(trainable: list) -> tuple:
+            with capturing(layers) as outputs:
+                _, (loss, y_pred, _, _) = model.compute_loss_and_updates(
+                    trainable, state["non_trainable_variables"], state["metrics_variables"], x, y, None,
+                    training=True, optimizer_variables=state["optimizer_variables"])
+            return loss, (keras.tree.flatten(y_pred)[0], list(outputs))
+
+        (_, (y_pred, outputs)), grads = jax.value_and_grad(loss_of, has_aux=True)(state["trainable_variables"])
+        return y_pred, outputs, grads
+
+    return run
+
+
+def weight_values(model: keras.Model, variables: Sequence[Any]) -> list[np.ndarray]:
+    trainable = _state(model)["trainable_variables"]
+    index = {id(v): i for i, v in enumerate(model.trainable_variables)}
+    return [np.array(trainable[index[id(v)]] if id(v) in index else v.value, copy=True) for v in variables]
+
+
+def single_device(model: keras.Model) -> bool:
+    return keras.distribution.distribution() is None
+
+
+def is_chief(model: keras.Model) -> bool:
+    """Whether this process writes: process 0 of a multi-process JAX run."""
+    return jax.process_index() == 0
+
+
+def has_gpu() -> bool:
+    return any(device.platform != "cpu" for device in jax.devices())
+
+
+def _state(model: keras.Model) -> dict[str, list]:
+    """The model's current variables' values: Keras' training state during an epoch, else the variables'."""
+    state = getattr(model, "_jax_state", None)
+    if state and not getattr(model, "_jax_state_synced", True):
+        return {key: list(state.get(key) or ()) for key in
+                ("trainable_variables", "non_trainable_variables", "optimizer_variables", "metrics_variables")}
+    optimizer = getattr(model, "optimizer", None)
+    return {
+        "trainable_variables": [v.value for v in model.trainable_variables],
+        "non_trainable_variables": [v.value for v in model.non_trainable_variables],
+        "optimizer_variables": [v.value for v in optimizer.variables] if optimizer is not None else [],
+        "metrics_variables": [v.value for v in model.metrics_variables],
+    }
+
+
+def wrap_train_function(model: keras.Model, see: Callable[[Any], None]) -> Callable[[], None]:
+    """Shows `see` each batch as Keras' JAX step takes it; returns the undo."""
+    original = model.train_function
+
+    def train_function(state: Any, iterator: Any) -> Any:
+        return original(state, _Seen(iterator, see))
+
+    model.train_function = train_function
+
+    def undo() -> None:
+        if model.train_function is train_function:
+            model.train_function = original
+
+    return undo
+
+
+class _Seen:
+    """An iterator that shows each item to `see` on its way through."""
+
+    def __init__(self, iterator: Any, see: Callable[[Any], None]) -> None:
+        self._iterator = iterator
+        self._see = see
+
+    def __iter__(self) -> _Seen:
+        return self
+
+    def __next__(self) -> Any:
+        item = next(self._iterator)
+        self._see(item)
+        return item
+
+
+_probes = PythonStepProbes(gradient_pass, wrap_train_function, np.asarray)
+internals_probe, step_probe = _probes.internals_probe, _probes.step_probe

@@ -1,0 +1,94 @@
+"""SCRAM on every Keras 3 backend: the same faults found, training untouched, TensorFlow optional.
+
+Keras fixes its backend when it is imported, so each backend's trainings run in a process
+of their own (`tests/scripts/backend_cases.py`). On JAX and PyTorch that process cannot
+import TensorFlow at all, as where it is not installed: everything SCRAM does there must
+work without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.training
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BACKENDS = ("jax", "torch", "tensorflow")
+# Per case: the checks that must be among the warnings and errors found (any one of a tuple).
+FAULTS = {
+    "nan_inputs": ["input_contains_nan"],
+    "nan_inputs_pydataset": ["input_contains_nan"],
+    "huge_learning_rate": [("nan_loss", "loss_diverging")],
+    "unnormalized": ["input_not_normalized"],
+    "softmax_one_unit": ["output_activation_loss_mismatch"],
+    "dead_relu": ["dead_relu"],
+    "frozen_learning_rate": ["weights_not_updating"],
+    "sigmoid_stack": [("saturated_activations", "vanishing_gradients")],
+}
+HEALTHY = ("healthy", "healthy_pydataset", "own_compute_loss")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def cases(request) -> dict:
+    backend = request.param
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if backend != "tensorflow":
+        env["SCRAM_TEST_WITHOUT_TENSORFLOW"] = "1"
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "scripts", "backend_cases.py")],
+                            capture_output=True, text=True, timeout=900, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["backend"] == backend
+    return report
+
+
+def _alarms(case: dict) -> set[str]:
+    return {check for check, severity in case["found"] if severity in ("warning", "error")}
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_each_fault_is_found(cases, name):
+    found = _alarms(cases["cases"][name])
+    for wanted in FAULTS[name]:
+        options = wanted if isinstance(wanted, tuple) else (wanted,)
+        assert found & set(options), f"{cases['backend']}/{name}: wanted {options}, found {sorted(found)}"
+
+
+def test_nan_in_a_torch_dataloader_is_found(cases):
+    if cases["backend"] != "torch":
+        pytest.skip("a DataLoader feeds Keras on the PyTorch backend only")
+    assert "input_contains_nan" in _alarms(cases["cases"]["nan_inputs_dataloader"])
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_healthy_training_is_quiet_and_measured(cases, name):
+    case = cases["cases"][name]
+    assert _alarms(case) == set(), f"{cases['backend']}/{name}: {case['found']}"
+    # The internals were measured (with the backend's own gradients), and their norms are real numbers.
+    assert case["measured"] >= 2 and case["grad_norms_finite"]
+
+
+def test_softmax_over_one_unit_is_an_error(cases):
+    assert ["output_activation_loss_mismatch", "error"] in cases["cases"]["softmax_one_unit"]["found"]
+
+
+def test_training_is_unchanged_by_scram(cases):
+    """Dropout and batch normalisation included: the same weights, bit for bit, with and without SCRAM."""
+    case = cases["cases"]["identical_weights"]
+    assert case["weights"] == 8 and case["measured"] >= 2
+    assert case["identical"], cases["backend"]
+
+
+def test_scram_never_fails_internally(cases):
+    for name, case in cases["cases"].items():
+        assert not any(check == "scram_internal_error" for check, _ in case["found"]), (cases["backend"], name)
+
+
+def test_tensorflow_stays_out_of_jax_and_torch(cases):
+    """Their process cannot import TensorFlow; SCRAM needed it nowhere (no internal error above)."""
+    assert cases["tensorflow_imported"] == (cases["backend"] == "tensorflow")
