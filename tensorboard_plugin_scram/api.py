@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tensorboard_plugin_scram.diagnostic import Diagnostic
+from tensorboard_plugin_scram.events import storage
 from tensorboard_plugin_scram.events.file_reader import read_logdir
 from tensorboard_plugin_scram.events.records import RunRecords
 from tensorboard_plugin_scram.notebook import DiagnosticList
@@ -67,6 +68,6 @@ def read(logdir: str | os.PathLike) -> DiagnosticList:
         FileNotFoundError: when `logdir` is not a directory.
     """
     path = os.fspath(logdir)
-    if not os.path.isdir(path):
+    if not storage.gfile().isdir(path):
         raise FileNotFoundError(f"SCRAM: log directory {path!r} is not a directory")
     return run_diagnostics(read_logdir(path))

@@ -55,10 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from tensorboard_plugin_scram.api import run_diagnostics
+    from tensorboard_plugin_scram.events import storage
     from tensorboard_plugin_scram.events.file_reader import read_logdir
     from tensorboard_plugin_scram.report import format_report
 
-    if not os.path.isdir(args.logdir):
+    if not storage.gfile().isdir(args.logdir):
         print(f"scram: error: LOGDIR '{args.logdir}' is not a directory", file=sys.stderr)
         return EXIT_USAGE
     runs = read_logdir(args.logdir)

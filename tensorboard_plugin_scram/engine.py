@@ -6,6 +6,7 @@ keeps a failing check from ever reaching the user's training.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -47,6 +48,7 @@ class Engine:
         # Open episodes: (check id, phase) -> keys of the findings still present.
         self._open: dict[tuple[str, str], set[str]] = {}
         self.history = History()
+        self._data_judged_at: int | None = None  # the step `batch_data` judged before training
 
     def begin(self, run: RunInfo, step: int) -> list[Diagnostic]:
         """Static checks, before the first batch of a `fit()` call."""
@@ -59,12 +61,28 @@ class Engine:
         A check runs only on batches carrying what it reads (`Check.batch_needs`); on the
         others it is as if it had returned None.
         """
-        self.history.add_batch(obs)
+        judged_before = obs.step == self._data_judged_at
+        # Statistics judged before training (`batch_data`) are counted once in the history.
+        self.history.add_batch(dataclasses.replace(obs, tensors=None) if judged_before else obs)
         history = self.history
         present = _PRESENT[obs.tensors is not None, obs.model is not None]
         checks = self._batch_checks.get(present)
         if checks is None:
             checks = self._batch_checks[present] = [c for c in self._checks["batch"] if self._needs[id(c)] <= present]
+        if judged_before:
+            checks = [c for c in checks if self._needs[id(c)] != _DATA_ONLY]
+        return self._run_hook("batch", checks, obs.step, obs.epoch, lambda c: c.on_batch(obs, history))
+
+    def batch_data(self, obs: BatchObservation) -> list[Diagnostic]:
+        """Checks of a batch's data alone (`batch_needs` is "tensors") before training starts on it.
+
+        `obs` carries the statistics and no metrics. When the batch ends, `batch` with the
+        same step and statistics runs the other checks; these do not see it twice.
+        """
+        self._data_judged_at = obs.step
+        self.history.add_batch(obs)
+        history = self.history
+        checks = [c for c in self._checks["batch"] if self._needs[id(c)] == _DATA_ONLY]
         return self._run_hook("batch", checks, obs.step, obs.epoch, lambda c: c.on_batch(obs, history))
 
     def suspects(self) -> bool:
@@ -133,6 +151,8 @@ class Engine:
 
 _HOOKS = {"begin": "on_train_begin", "batch": "on_batch", "epoch": "on_epoch"}
 # The parts a batch observation carries, by (has tensors, has model statistics).
+# What a check of the batch data alone reads (`Engine.batch_data`).
+_DATA_ONLY = frozenset({"tensors"})
 _PRESENT = {
     (tensors, model): frozenset(name for name, has in (("tensors", tensors), ("model", model)) if has)
     for tensors in (False, True) for model in (False, True)

@@ -164,6 +164,8 @@ class RunInfo:
             sample), as opposed to rows of a table.
         internals_unmeasured: Why the model's internals cannot be measured (a model that
             overrides `train_step` without a `call()`), or None.
+        metrics: The names of the metrics given to `compile()` (`"accuracy"`,
+            `"binary_accuracy"`): known before the first batch's logs.
     """
 
     optimizer: str | None = None
@@ -190,6 +192,7 @@ class RunInfo:
     scaled_inputs: tuple[str, ...] = ()
     image_inputs: tuple[str, ...] = ()
     internals_unmeasured: str | None = None
+    metrics: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

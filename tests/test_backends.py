@@ -26,6 +26,7 @@ FAULTS = {
     "huge_learning_rate": [("nan_loss", "loss_diverging")],
     "unnormalized": ["input_not_normalized"],
     "softmax_one_unit": ["output_activation_loss_mismatch"],
+    "binary_loss_on_class_ids": ["label_output_mismatch"],
     "dead_relu": ["dead_relu"],
     "frozen_learning_rate": ["weights_not_updating"],
     "sigmoid_stack": [("saturated_activations", "vanishing_gradients")],
@@ -73,6 +74,13 @@ def test_healthy_training_is_quiet_and_measured(cases, name):
     assert case["measured"] >= 2 and case["grad_norms_finite"]
 
 
+def test_labels_a_loss_cannot_take_are_reported_before_the_first_step(cases):
+    """On PyTorch the loss raises at the first step; SCRAM has judged the first batch already."""
+    case = cases["cases"]["binary_loss_on_class_ids"]
+    assert ["label_output_mismatch", "error"] in case["found"]
+    assert case["crashed"] == ("RuntimeError" if cases["backend"] == "torch" else None)
+
+
 def test_softmax_over_one_unit_is_an_error(cases):
     assert ["output_activation_loss_mismatch", "error"] in cases["cases"]["softmax_one_unit"]["found"]
 
@@ -92,3 +100,23 @@ def test_scram_never_fails_internally(cases):
 def test_tensorflow_stays_out_of_jax_and_torch(cases):
     """Their process cannot import TensorFlow; SCRAM needed it nowhere (no internal error above)."""
     assert cases["tensorflow_imported"] == (cases["backend"] == "tensorflow")
+
+
+# Cases whose findings must not depend on training data-parallel.
+PARALLEL_CASES = ("healthy", "healthy_pydataset", "nan_inputs", "unnormalized", "softmax_one_unit", "dead_relu")
+
+
+def test_jax_data_parallel_gives_the_diagnostics_of_one_device(cases):
+    """`keras.distribution.DataParallel` over two host devices: one set of diagnostics, as on one device."""
+    if cases["backend"] != "jax":
+        pytest.skip("keras.distribution runs on JAX")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "SCRAM_TEST_WITHOUT_TENSORFLOW": "1", "SCRAM_TEST_DATA_PARALLEL": "1",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "scripts", "backend_cases.py"),
+                             *PARALLEL_CASES], capture_output=True, text=True, timeout=900, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-4000:]
+    parallel = json.loads(result.stdout.strip().splitlines()[-1])["cases"]
+    for name in PARALLEL_CASES:
+        assert _alarms(parallel[name]) == _alarms(cases["cases"][name]), name
+        assert parallel[name]["measured"] >= 2 and parallel[name]["crashed"] is None, name

@@ -126,3 +126,17 @@ def test_plugin_reuses_its_diagnostics_json_until_the_run_changes(tmp_path):
     multiplexer.Reload()
     second = plugin.diagnostics_impl(ctx, "", "scram")
     assert [d["step"] for d in json.loads(second)["diagnostics"]] == [3, 8], "a new record: the text is rebuilt"
+
+
+def test_the_file_layer_is_tensorboards_own_unless_tensorflow_is_imported(tmp_path):
+    """SCRAM never imports TensorFlow for its files; it uses `tf.io.gfile` only where TensorFlow already is."""
+    import types
+
+    from tensorboard_plugin_scram.events import storage
+
+    own = storage.gfile({})
+    assert own.__name__ == "tensorboard.compat.tensorflow_stub.io.gfile"
+    own.makedirs(str(tmp_path / "a" / "b"))
+    assert own.isdir(str(tmp_path / "a" / "b"))
+    tensorflow = types.SimpleNamespace(io=types.SimpleNamespace(gfile=types.ModuleType("tf_gfile")))
+    assert storage.gfile({"tensorflow": tensorflow}) is tensorflow.io.gfile

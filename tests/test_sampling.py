@@ -40,7 +40,15 @@ def test_schedule_follows_steps_per_execution_and_alarms_early():
     due = [s + 4 for s in range(3, 200, 4) if schedule.next_is_due(s, 1.0) and schedule.sampled(s + 4) is None]
     assert due[:2] == [11, 63]
     early = InternalsSchedule(every=50, first=5)
-    assert not early.next_is_due(0, 2.0) and early.next_is_due(1, float("nan"))
+    assert not early.next_is_due(0, 2.0) and early.next_is_due(1, 5.0), "a loss at 2.5x its lowest: look now"
+
+
+def test_a_nan_loss_brings_no_extra_measurements():
+    """Where a NaN came from is measured once, by the monitor's rerun; NaN weights are not worth any more looks."""
+    schedule = InternalsSchedule(every=50, first=5)
+    assert not schedule.next_is_due(0, 2.0) and not schedule.next_is_due(1, float("nan"))
+    assert not any(schedule.next_is_due(step, float("nan")) for step in range(2, 120))
+    assert schedule.next_is_due(120, 0.5), "a finite loss again (a new epoch): the overdue measurement comes"
 
 
 def test_loss_watch_flags_non_finite_and_rising_losses_only():

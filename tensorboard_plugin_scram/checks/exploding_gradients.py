@@ -46,7 +46,7 @@ class ExplodingGradients(Check):
       SCRAM's tests stayed within 0.3-11 (cross-entropy and MSE on scaled data);
       regression onto unscaled targets (25-346) under Adam reaches 1.4e3 while its loss
       falls, which is why none of these rules counts while the loss is below its value at
-      the first measurement or at the run's first step;
+      the first measurement, or 1% below the run's first loss;
     - or it grew to at least `growth` (100x) its value at the first measurement while
       the loss has not fallen below its value then. Healthy gradient norms mostly shrink
       or wander within a factor of about 10 as the loss falls; a model leaving its
@@ -111,8 +111,8 @@ class ExplodingGradients(Check):
         """
         if loss is None or not math.isfinite(loss):
             return False
-        return any(reference is not None and math.isfinite(reference) and loss < reference
-                   for reference in (self._baseline_loss, first_loss))
+        below_first = first_loss is not None and math.isfinite(first_loss) and loss < (1 - _FELL) * first_loss
+        return below_first or (self._baseline_loss is not None and loss < self._baseline_loss)
 
     def _observed(self, layers: list[LayerStats], total: float, reason: str) -> str:
         if reason == "error" and not math.isfinite(total):
@@ -158,6 +158,11 @@ class ExplodingGradients(Check):
             key="error" if reason == "error" else "warning",
             location=run.compile_location or run.fit_location,
         )
+
+
+# How far below the run's first loss counts as falling: a model whose updates barely move it
+# (huge weights, a tiny rate) is not learning, whatever its last digits do.
+_FELL = 0.01
 
 
 def _suggested_learning_rate(run: RunInfo) -> float:

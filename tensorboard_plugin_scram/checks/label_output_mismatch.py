@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from tensorboard_plugin_scram.checks import _batch, _losses
 from tensorboard_plugin_scram.checks._metrics import accuracy_key
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
@@ -65,7 +67,7 @@ class LabelOutputMismatch(Check):
             return None
         batch = _batch.batch_size(run, obs.tensors)
         findings = []
-        classifying = accuracy_key(obs.logs) is not None
+        classifying = accuracy_key(obs.logs) is not None or accuracy_key(run.metrics) is not None
         for (output, loss), label in _losses.with_labels(_losses.pairs(run), targets):
             problem = _problem(output, loss, label, _batch.per_sample(label, batch), classifying)
             if problem:
@@ -104,6 +106,8 @@ def _problem(output: OutputInfo, loss: LossInfo, label: TensorStats, values: int
     `classifying`: the model tracks accuracy, so whole-number labels under a regression
     loss are likely class ids (integer counts and ratings regressed with MSE are not).
     """
+    if not (math.isfinite(label.min) and math.isfinite(label.max)):
+        return None  # labels holding NaN or Inf (or nothing finite): `input_contains_nan` says so
     if loss.name in _losses.SPARSE:
         return _sparse_problem(output, loss, label, values)
     if loss.name in _losses.CATEGORICAL and values == 1 and label.integral and (output.units or 0) > 1:

@@ -91,7 +91,7 @@ class LossDiverging(Check):
         suggested = usual[2] if usual else 1e-3
         explanation = (f"At step {step} the loss is {loss:.3g}, {ratio:.3g} times its starting value "
                        f"{reference:.3g}. The updates are likely overshooting; the loss could soon become NaN.")
-        if _clipped_ceiling(history) is not None and loss >= self.threshold("ceiling_share") * _CEILING:
+        if _clipped_ceiling(history) is not None and self.threshold("ceiling_share") * _CEILING <= loss <= _CEILING:
             explanation += (f" A cross-entropy stops near {_CEILING:.3g} (probabilities are clipped at 1e-7): at "
                             f"{loss:.3g} the model puts nearly all its probability on wrong classes.")
         if run.learning_rate is not None:

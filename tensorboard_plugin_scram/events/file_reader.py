@@ -1,10 +1,12 @@
-"""Reads SCRAM's records back from event files on disk, without TensorFlow.
+"""Reads SCRAM's records back from event files, without TensorFlow.
 
 Used by the `scram` command and `tensorboard_plugin_scram.read`. The TensorBoard plugin
 reads through TensorBoard's data provider instead (`provider_reader`); both gather records
-with `collector.RunCollector`. Event files are untrusted: truncated or corrupt data ends a
-file's reading, and records that do not decode, or belong to a series written by a newer
-SCRAM, are skipped and counted, never raised.
+with `collector.RunCollector`. Files are read through TensorBoard's file layer (`storage`),
+so a log directory can be anywhere TensorBoard reads one (`s3://...`, fsspec URLs). Event
+files are untrusted: truncated or corrupt data ends a file's reading, and records that do
+not decode, or belong to a series written by a newer SCRAM, are skipped and counted,
+never raised.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
-from tensorboard_plugin_scram.events import metadata
+from tensorboard_plugin_scram.events import metadata, storage
 from tensorboard_plugin_scram.events.collector import RunCollector
 from tensorboard_plugin_scram.events.records import RunRecords
 
@@ -34,7 +36,7 @@ def read_logdir(logdir: str) -> list[RunRecords]:
 def find_run_dirs(logdir: str) -> list[tuple[str, str]]:
     """`(run name, directory)` of every directory holding event files, like TensorBoard."""
     found = []
-    for directory, dirnames, filenames in os.walk(logdir):
+    for directory, dirnames, filenames in storage.gfile().walk(logdir):
         dirnames.sort()
         if any(is_event_file(name) for name in filenames):
             run = os.path.relpath(directory, logdir).replace(os.sep, "/")
@@ -45,7 +47,7 @@ def find_run_dirs(logdir: str) -> list[tuple[str, str]]:
 def read_run(directory: str, run: str) -> RunRecords:
     """SCRAM's records from the event files directly inside `directory`."""
     collector = RunCollector(run)
-    names = sorted(n for n in os.listdir(directory) if is_event_file(n))
+    names = sorted(n for n in storage.gfile().listdir(directory) if is_event_file(n))
     for name in names:
         for tag, raw, readable in scram_values(os.path.join(directory, name)):
             if readable:
@@ -83,8 +85,8 @@ def is_event_file(name: str) -> bool:
 def _records(path: str) -> Iterator[bytes]:
     """The records of a TFRecord file; stops at the first truncated or corrupt header."""
     try:
-        handle = open(path, "rb")
-    except OSError:
+        handle = storage.gfile().GFile(path, "rb")
+    except Exception:  # OSError, or the file layer's NotFoundError
         return
     with handle:
         while True:

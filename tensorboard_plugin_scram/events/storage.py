@@ -9,12 +9,17 @@ on JAX or PyTorch leaves it out of the process.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from types import ModuleType
 
 
-def gfile() -> ModuleType:
-    """The `gfile` module for this process (`exists`, `makedirs`, `GFile`, `glob`, `walk`, ...)."""
-    tensorflow = sys.modules.get("tensorflow")
+def gfile(modules: Mapping[str, ModuleType] = sys.modules) -> ModuleType:
+    """The `gfile` module for this process (`exists`, `makedirs`, `GFile`, `glob`, `walk`, ...).
+
+    Args:
+        modules: The imported modules to look for TensorFlow in (default: this process's).
+    """
+    tensorflow = modules.get("tensorflow")
     io = getattr(tensorflow, "io", None)
     if io is not None and hasattr(io, "gfile"):
         return io.gfile

@@ -165,6 +165,7 @@ class ScramCallback(keras.callbacks.Callback):
         self.diagnostics: list[Diagnostic] = DiagnosticList()
         self._console = Console(self.log_dir, verbose, checks=len(checks))
         self._epoch_end_step = -1  # the step count when an epoch last ended
+        self._pre_read: tuple[int, tuple] | None = None  # (step, statistics) read before training
         self._engine: Engine | None = None
         self._backend: Any = None  # the module of `backends` for Keras' backend
         self._reads_model = False
@@ -194,6 +195,7 @@ class ScramCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs: Mapping | None = None) -> None:
         self._train_started = time.perf_counter()
         self._fit_base = self._next_step
+        self._pre_read = None
         self._suspicious = False
         if self._engine is None:
             checks = build_checks(self.disable, self.thresholds, self.extra_checks)
@@ -215,6 +217,8 @@ class ScramCallback(keras.callbacks.Callback):
         if isinstance(self._probe, ArrayProbe):  # the whole labels are at hand: their class frequencies
             run = dataclasses.replace(run, label_counts=training_label_counts(arguments))
         self._emit(self._engine.begin(run, self._next_step))
+        if isinstance(self._probe, ArrayProbe):
+            self._check_first_batch()
 
     @_guarded("epoch start")
     def on_epoch_begin(self, epoch: int, logs: Mapping | None = None) -> None:
@@ -235,27 +239,34 @@ class ScramCallback(keras.callbacks.Callback):
         loss = values.get("loss")
         finite = loss is None or math.isfinite(loss)
         tensors = None
+        first_nonfinite = not finite and self._loss_was_finite
+        self._loss_was_finite = finite
         # The epoch's last batch is always looked at, so a NaN counted since the last sample
-        # is reported within its epoch.
+        # is reported within its epoch; so is the batch where the loss turned NaN (Keras'
+        # running loss then stays NaN to the epoch's end: later batches tell nothing new).
         last_of_epoch = bool(steps) and step - self._epoch_base >= steps - 1
-        if self._stats_schedule.due(step) or not finite or last_of_epoch:
+        if self._pre_read is not None and self._pre_read[0] == step:
+            tensors, self._pre_read = self._pre_read[1], None
+            self._stats_schedule.taken(step)
+        elif self._stats_schedule.due(step) or first_nonfinite or last_of_epoch:
             self._stats_schedule.taken(step)
             tensors = self._read_probe(step - self._fit_base)
         if self._probe is not None and self._probe.needs_requests:
             self._probe.request(self._stats_schedule.next_is_due(step))
         model_stats = self._read_internals(step, loss)
-        first_nonfinite = not finite and self._loss_was_finite
-        self._loss_was_finite = finite
         if model_stats is None and first_nonfinite:
             model_stats = self._where_nan_went()
-        news = self._loss_watch.looks_wrong(loss)  # fed every loss, so its lowest is the run's
+        rising = self._loss_watch.looks_wrong(loss)  # fed every loss, so its lowest is the run's
+        # A rising loss, or the batch it turned NaN, goes to the checks at once; Keras' running
+        # loss then stays NaN to the epoch's end, and those batches can wait for their group.
+        news = first_nonfinite or (rising and finite)
         self._grouped.append((step, self._epoch, values, tensors, model_stats))
         if news or tensors is not None or model_stats is not None or len(self._grouped) >= _GROUPED_BATCHES:
             self._check_grouped()
         if model_stats is not None:  # what the checks made of it sets when to measure next
             self._suspicious = self._engine.suspects()
         if self._writer is not None and (step < _CURVE_ALWAYS or step - self._curve_step >= self.sample_every
-                                         or not finite):
+                                         or first_nonfinite):
             self._curve_step = step
             self._writer.write_batch(step, self._epoch, values)
             if first_nonfinite:  # on disk with the NaN diagnostic, should the script die now
@@ -303,6 +314,19 @@ class ScramCallback(keras.callbacks.Callback):
         for fields in grouped:
             diagnostics += self._engine.batch(BatchObservation(*fields))
         self._emit(diagnostics)
+
+    def _check_first_batch(self) -> None:
+        """Judges the first batch's statistics before training starts on it (arrays only).
+
+        Labels a loss cannot take (binary cross-entropy on class ids above 1) make some
+        backends' first step raise (PyTorch checks its targets), before any batch hook:
+        read from the arrays, the batch is judged now, and the root cause is said first.
+        """
+        step = self._next_step
+        tensors = self._read_probe(step - self._fit_base)
+        if tensors is not None:
+            self._pre_read = (step, tensors)  # given again when the step ends, not read again
+            self._emit(self._engine.batch_data(BatchObservation(step, self._epoch, {}, tensors)))
 
     def _attempt(self, part: str, action: Callable[[], Any]) -> Any:
         """Runs one part of SCRAM's machinery; if it fails, that part is switched off and reported once.
@@ -363,7 +387,7 @@ class ScramCallback(keras.callbacks.Callback):
         self._internals = None
         if not self.internals_every or not self._reads_model or run.internals_unmeasured:
             return None  # a model without call() cannot be run: `internals_unmeasured` says so
-        if sample is None and not self._backend.single_device(self.model):
+        if sample is None and self._backend.MEASURES_IN_STEP and not self._backend.single_device(self.model):
             # Measured inside the train step, the branch would need a cross-replica merge
             # inside tf.cond, which TensorFlow does not support: under a distribution
             # strategy without a sample of arrays, only the batch statistics run.

@@ -53,7 +53,32 @@ def describe(model: keras.Model, compile_location: str | None = None, fit_locati
         compile_location=compile_location,
         fit_location=fit_location,
         batch_norm_momentum=_batch_norm_momentum(model),
+        metrics=_metric_names(model),
     )
+
+
+def _metric_names(model: keras.Model) -> tuple[str, ...]:
+    """The names of the metrics given to `compile()`: strings as given, metric objects by their name."""
+    try:
+        metrics = (model.get_compile_config() or {}).get("metrics")
+    except Exception:  # not compiled, or a model without a compile config
+        return ()
+    return tuple(_names_in(metrics))
+
+
+def _names_in(spec: Any) -> list[str]:
+    """Metric names in a `compile(metrics=...)` spec: a name, a serialised metric, or lists and dicts of them."""
+    if isinstance(spec, str):
+        return [spec]
+    if isinstance(spec, dict) and "class_name" in spec:  # one serialised metric
+        name = (spec.get("config") or {}).get("name")
+        return [name] if isinstance(name, str) else []
+    if isinstance(spec, dict):  # metrics per output
+        return [name for value in spec.values() for name in _names_in(value)]
+    if isinstance(spec, (list, tuple)):
+        return [name for value in spec for name in _names_in(value)]
+    name = getattr(spec, "name", None)
+    return [name] if isinstance(name, str) else []
 
 
 def nonfinite_weights(model: keras.Model, read: Callable[[Sequence[Any]], list[np.ndarray]] | None = None,

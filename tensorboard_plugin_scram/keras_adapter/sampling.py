@@ -135,15 +135,16 @@ class InternalsSchedule(_Budget):
     400 steps apart, as far as `max_every`). The same half percent as the batch
     statistics: with the per-step bookkeeping and the one-off first measurement, SCRAM's
     whole cost comes to about 4-5% of a `fit()` of a few seconds (`bench/overhead.py`).
-    While the loss looks wrong, or a check suspects a fault it has seen once, they come
-    every `alarm_every` steps whatever they cost: then a closer look is worth it.
+    While the loss looks wrong (rising, not yet NaN), or a check suspects a fault it has
+    seen once, they come every `alarm_every` steps whatever they cost: then a closer look
+    is worth it. None come while the loss is NaN or infinite.
 
     Args:
         every: Fewest steps between two measurements in normal training.
         first: The step of the first measurement.
         alarm_every: Steps between measurements while the loss looks wrong.
         rise_factor: The loss "looks wrong" when it is at least this many times its
-            lowest value so far (or not finite).
+            lowest value so far.
         confirm: The step of the second measurement (0: none out of the regular spacing).
         budget: The share of training time measurements may take in normal training.
         max_every: Most steps between two measurements, whatever they cost (default
@@ -171,6 +172,12 @@ class InternalsSchedule(_Budget):
         `suspicious`: a check suspects a fault from the last measurement (`Check.suspects`).
         """
         upcoming = self._stride.upcoming(step)
+        if loss is not None and not math.isfinite(loss):
+            # Where a NaN came from is measured once when it appears (`InternalsMonitor.rerun`);
+            # Keras' running loss then stays NaN to the epoch's end, and looks at NaN weights only
+            # cost time (a run left to go on after NaN paid 10% of it for them).
+            self._loss.looks_wrong(loss)
+            return False
         alarming = self._loss.looks_wrong(loss) or suspicious
         if self._last_sampled is None:
             return upcoming >= self.first or alarming

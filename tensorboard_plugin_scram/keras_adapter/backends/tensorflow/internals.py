@@ -53,9 +53,10 @@ from tensorboard_plugin_scram.observations import LossInfo, ModelStats
 # A sample pass whose layer outputs, weights and gradients hold at most this many values
 # (16 MB in float32) is summarised on the host; larger ones in the graph, on the device.
 HOST_VALUES = 2**22
-# The first passes on the host run eagerly: tracing the pass costs about as much as a few
-# eager ones, which a short fit() (a notebook's) never earns back.
-EAGER_PASSES = 2
+# The first passes on the host run eagerly: tracing the pass costs about as much as four
+# eager ones (180 ms against 45 on the demo's text model), which a short fit() (a
+# notebook's) never earns back.
+EAGER_PASSES = 4
 
 
 class GraphInternalsProbe(InternalsProbe):
