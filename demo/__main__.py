@@ -34,10 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
-        import_tensorflow_quietly()  # on JAX or PyTorch the demo never loads TensorFlow
-    else:
-        quiet_environment()
+    # Keras' own TensorBoard callback, which the demo runs beside SCRAM, writes through
+    # TensorFlow on every backend (SCRAM itself does not need it on JAX or PyTorch).
+    import_tensorflow_quietly()
     args = build_parser().parse_args(argv)
     import keras
 
