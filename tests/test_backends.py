@@ -92,6 +92,13 @@ def test_training_is_unchanged_by_scram(cases):
     assert case["identical"], cases["backend"]
 
 
+def test_a_refit_after_freezing_a_layer_is_measured_anew(cases):
+    case = cases["cases"]["refit_with_a_frozen_layer"]
+    assert case["measured"] >= 1, cases["backend"]
+    first, *rest = case["last_grad_norms"]
+    assert first is None and rest and all(norm and norm > 0 for norm in rest), "the frozen layer has no gradient"
+
+
 def test_scram_never_fails_internally(cases):
     for name, case in cases["cases"].items():
         assert not any(check == "scram_internal_error" for check, _ in case["found"]), (cases["backend"], name)

@@ -210,6 +210,22 @@ def own_compute_loss() -> dict:
     return train(OwnLoss(), x, y, epochs=2)
 
 
+def refit_with_a_frozen_layer() -> dict:
+    """A second fit() after freezing the first layer and recompiling: the measurement follows the model."""
+    x, y = digits()
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    spy = ModelSpy()
+    callback = ScramCallback(tempfile.mkdtemp(), verbose=0, internals_every=10, extra_checks=[spy])
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[callback])
+    first_fit = len(spy.grad_norms)
+    model.layers[0].trainable = False
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[callback])
+    return {"found": sorted({(d.check, d.severity.name.lower()) for d in callback.diagnostics}),
+            "measured": len(spy.grad_norms) - first_fit, "last_grad_norms": spy.grad_norms[-1]}
+
+
 def identical_weights() -> dict:
     """Weights after a fit with dropout and batch normalisation, with and without SCRAM."""
     x, y = digits()
@@ -233,7 +249,8 @@ def identical_weights() -> dict:
 
 CASES = {f.__name__: f for f in (
     healthy, healthy_pydataset, nan_inputs, nan_inputs_pydataset, huge_learning_rate, unnormalized, softmax_one_unit,
-    binary_loss_on_class_ids, dead_relu, frozen_learning_rate, sigmoid_stack, own_compute_loss, identical_weights)}
+    binary_loss_on_class_ids, dead_relu, frozen_learning_rate, sigmoid_stack, own_compute_loss, identical_weights,
+    refit_with_a_frozen_layer)}
 
 
 # Cases that only one backend can run.

@@ -31,8 +31,8 @@ def gradient_pass(model: keras.Model, plans: Sequence[LayerPlan], x: Any, y: Any
     index = {id(v): i for i, v in enumerate(model.trainable_variables)}
     positions = [index[id(v)] for plan in plans for v in plan.variables]
     compiled = _compiled_passes.get(model)
-    if compiled is None or compiled[0] != plans:
-        compiled = _compiled_passes[model] = (list(plans), jax.jit(_pass_function(model, plans)))
+    if compiled is None or compiled[0] is not plans:  # a new probe (a recompiled model): a new pass
+        compiled = _compiled_passes[model] = (plans, jax.jit(_pass_function(model, plans)))
     y_pred, outputs, grads = compiled[1](state, x, y)
     trainable = state["trainable_variables"]
     # Copies: the state's buffers are handed to (donated to) the next step.
