@@ -30,10 +30,7 @@ def gradient_pass(model: keras.Model, plans: Sequence[LayerPlan], x: Any, y: Any
     state = _state(model)
     index = {id(v): i for i, v in enumerate(model.trainable_variables)}
     positions = [index[id(v)] for plan in plans for v in plan.variables]
-    compiled = _compiled_passes.get(model)
-    if compiled is None or compiled[0] is not plans:  # a new probe (a recompiled model): a new pass
-        compiled = _compiled_passes[model] = (plans, jax.jit(_pass_function(model, plans)))
-    y_pred, outputs, grads = compiled[1](state, x, y)
+    y_pred, outputs, grads = _compiled(model, plans, state, x, y)(state, x, y)
     trainable = state["trainable_variables"]
     # Copies: the state's buffers are handed to (donated to) the next step.
     weights = [np.array(trainable[i], copy=True) for i in positions]
@@ -41,9 +38,22 @@ def gradient_pass(model: keras.Model, plans: Sequence[LayerPlan], x: Any, y: Any
             [np.asarray(grads[i]) for i in positions])
 
 
-# Per model, its compiled pass: compiled once (about as long as a few eager passes take), it is
-# then as fast as Keras' own step.
+# Per model, its pass compiled once per input shape: compiling is most of what SCRAM costs
+# a short fit() on JAX (0.9 s on a small CNN; eager, each primitive compiles: 6.5 s), and the
+# pass runs a few times per fit, so XLA is asked for its quickest compile (0.5 s there).
 _compiled_passes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_QUICK_COMPILE = {"xla_backend_optimization_level": 0}
+
+
+def _compiled(model: keras.Model, plans: Sequence[LayerPlan], state: dict, x: Any, y: Any) -> Callable:
+    entry = _compiled_passes.get(model)
+    if entry is None or entry[0] is not plans:  # a new probe (a recompiled model): a new pass
+        entry = _compiled_passes[model] = (plans, jax.jit(_pass_function(model, plans)), {})
+    _, jitted, by_shape = entry
+    shapes = tuple((tuple(a.shape), str(a.dtype)) for a in jax.tree.leaves((state, x, y)))
+    if shapes not in by_shape:
+        by_shape[shapes] = jitted.lower(state, x, y).compile(compiler_options=_QUICK_COMPILE)
+    return by_shape[shapes]
 
 
 def _pass_function(model: keras.Model, plans: Sequence[LayerPlan]) -> Callable:
