@@ -164,12 +164,12 @@ class LossTrace(keras.callbacks.Callback):
 
     def __init__(self) -> None:
         super().__init__()
-        self.losses: list[float] = []
+        self.losses: list[float | None] = []  # None: the model logs no "loss" (a GAN's own train_step)
         self.epochs: list[dict[str, float]] = []
 
     def on_train_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
         loss = _batch_loss(logs)
-        self.losses.append(math.nan if loss is None else loss)
+        self.losses.append(loss)
 
     def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
         self.epochs.append(floats(logs))

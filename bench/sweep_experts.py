@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench import data, models
-from bench.zoo.real_internals import normalized_mlp, pixel_images, rescaling_cnn, vae_job, vital_signs
+from bench.zoo.real_internals import gan_job, normalized_mlp, pixel_images, rescaling_cnn, vae_job, vital_signs
 from bench.zoo.registry import Job, Setup, job
 
 L = keras.layers
@@ -91,53 +91,6 @@ def _fraud_tf_data() -> Job:
     x, y, weights = fraud_data()
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).batch(256)
     return Job(fraud_model(), dataset, None, {"epochs": 3, "verbose": 0, "class_weight": weights})
-
-
-class GAN(keras.Model):
-    """Keras' GAN example in small: generator and discriminator MLPs, its own `train_step`, no `call()`."""
-
-    def __init__(self, features: int = 64, latent: int = 16, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.latent = latent
-        self.generator = keras.Sequential([keras.Input((latent,)), L.Dense(64, activation="relu"),
-                                           L.Dense(features, activation="sigmoid")], name="generator")
-        self.discriminator = keras.Sequential([keras.Input((features,)), L.Dense(64), L.LeakyReLU(0.2),
-                                               L.Dense(1)], name="discriminator")
-        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
-        self.d_loss = keras.metrics.Mean(name="d_loss")
-        self.g_loss = keras.metrics.Mean(name="g_loss")
-
-    def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer) -> None:
-        super().compile()
-        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
-
-    @property
-    def metrics(self) -> list:
-        return [self.d_loss, self.g_loss]
-
-    def train_step(self, real: tf.Tensor) -> dict:
-        size = tf.shape(real)[0]
-        fake = self.generator(tf.random.normal((size, self.latent)))
-        with tf.GradientTape() as tape:
-            logits = self.discriminator(tf.concat([fake, real], 0))
-            labels = tf.concat([tf.ones((size, 1)), tf.zeros((size, 1))], 0)
-            d_loss = self.bce(labels, logits)
-        weights = self.discriminator.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights, strict=True))
-        with tf.GradientTape() as tape:
-            fooled = self.discriminator(self.generator(tf.random.normal((size, self.latent))))
-            g_loss = self.bce(tf.zeros((size, 1)), fooled)
-        weights = self.generator.trainable_weights
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights, strict=True))
-        self.d_loss.update_state(d_loss)
-        self.g_loss.update_state(g_loss)
-        return {"d_loss": self.d_loss.result(), "g_loss": self.g_loss.result()}
-
-
-def gan_job(epochs: int = 4) -> Job:
-    model = GAN()
-    model.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
-    return Job(model, data.digits()[0], None, {"epochs": epochs, "batch_size": 32, "verbose": 0})
 
 
 SETUPS: tuple[Setup, ...] = (

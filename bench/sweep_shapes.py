@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench import data, models
+from bench.zoo.real_training import tagging_job
 from bench.zoo.registry import Job, Setup, job
 
 L = keras.layers
@@ -116,5 +117,10 @@ SETUPS: tuple[Setup, ...] = (
     Setup("time_distributed_tagging", "LSTM + TimeDistributed(Dense), one label per time step",
           _time_distributed_tagging),
     Setup("bidirectional_lstm", "Bidirectional(LSTM) sequence classifier", _bidirectional_classifier),
+    Setup("padded_tagging_masked", "Embedding(mask_zero=True) + LSTM + TimeDistributed(Dense(5, softmax)), sparse "
+          "tags of shape (batch, 48), over 90% padding (tag 0) skipped by the mask",
+          lambda: tagging_job(mask=True)),
+    Setup("full_length_tagging", "Embedding + LSTM + TimeDistributed(Dense(5, softmax)), 4 tags at every one of "
+          "48 positions, labels of shape (batch, 48)", lambda: tagging_job(mask=False, padded=False)),
 )
 

@@ -64,10 +64,15 @@ def read(logdir: str | os.PathLike) -> DiagnosticList:
     assert not [d for d in found if d.severity == "error"], found
     ```
 
+    `logdir` may be anywhere TensorBoard reads one: a local path, `s3://bucket/logs`,
+    `gs://bucket/logs`, ... (see `events.storage`).
+
     Raises:
-        FileNotFoundError: when `logdir` is not a directory.
+        FileNotFoundError: when `logdir` is not a directory, or cannot be read (no such
+            bucket, no credentials, an unreachable store).
     """
     path = os.fspath(logdir)
-    if not storage.gfile().isdir(path):
-        raise FileNotFoundError(f"SCRAM: log directory {path!r} is not a directory")
+    problem = storage.directory_problem(path)
+    if problem:
+        raise FileNotFoundError(f"SCRAM: log directory {path!r} {problem}")
     return run_diagnostics(read_logdir(path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -23,9 +24,27 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    report = commands.add_parser("report", help="print the diagnostics found under a log directory")
+    report = commands.add_parser(
+        "report",
+        help="print the diagnostics found under a log directory",
+        description="Print the diagnostics SCRAM wrote under LOGDIR: a local path or any URL TensorBoard\n"
+                    "reads (gs://bucket/logs, s3://bucket/logs). Every run below LOGDIR is read.",
+        epilog="examples:\n"
+               "  scram report logs\n"
+               "  scram report --summary s3://bucket/sweep        one line per run\n"
+               "  scram report --summary --run 'lr0\\.1' logs     only the runs whose name matches\n"
+               "  scram report --json --summary logs              one JSON object per run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     report.add_argument("logdir", metavar="LOGDIR", help="the log_dir given to ScramCallback (searched recursively)")
-    report.add_argument("--json", action="store_true", help="print one JSON array of diagnostics")
+    report.add_argument("--json", action="store_true",
+                        help="print one JSON array: of diagnostics, or with --summary of one object per run")
+    report.add_argument("--summary", action="store_true",
+                        help="one line per run: its name, counts by severity, and its first error's step and "
+                             "check (or 'no issues')")
+    report.add_argument("--run", metavar="REGEX", type=_regex,
+                        help="only runs whose name matches REGEX (Python's re.search: 'lr0.1' matches "
+                             "'sweep/lr0.1_bs32/scram'; anchor with ^ and $)")
     report.add_argument(
         "--fail-on",
         choices=("error", "warning", "never"),
@@ -57,21 +76,36 @@ def _report(args: argparse.Namespace) -> int:
     from tensorboard_plugin_scram.api import run_diagnostics
     from tensorboard_plugin_scram.events import storage
     from tensorboard_plugin_scram.events.file_reader import read_logdir
-    from tensorboard_plugin_scram.report import format_report
+    from tensorboard_plugin_scram.report import format_report, format_summary, summary_json
 
-    if not storage.gfile().isdir(args.logdir):
-        print(f"scram: error: LOGDIR '{args.logdir}' is not a directory", file=sys.stderr)
+    problem = storage.directory_problem(args.logdir)
+    if problem:
+        print(f"scram: error: LOGDIR '{args.logdir}' {problem}", file=sys.stderr)
         return EXIT_USAGE
-    runs = read_logdir(args.logdir)
-    if args.json:
+    runs = read_logdir(args.logdir, run_filter=args.run.search if args.run else None)
+    if args.run and not runs and not args.json:
+        print(f"SCRAM: no run with SCRAM data under {args.logdir} matches {args.run.pattern!r}.")
+        return EXIT_OK
+    color = args.color == "always" or (
+        args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    )
+    if args.json and args.summary:
+        print(json.dumps([summary_json(run) for run in runs], indent=2))
+    elif args.json:
         rows = [d.to_json() for d in run_diagnostics(runs)]  # the objects `tensorboard_plugin_scram.read` gives
         print(json.dumps(rows, indent=2))
+    elif args.summary:
+        sys.stdout.write(format_summary(runs, args.logdir, color))
     else:
-        color = args.color == "always" or (
-            args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        )
         sys.stdout.write(format_report(runs, args.logdir, color))
     return _exit_status([d for r in runs for d in r.diagnostics], args.fail_on)
+
+
+def _regex(pattern: str) -> re.Pattern:
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {pattern!r} ({error})") from None
 
 
 def _exit_status(diagnostics: list, fail_on: str) -> int:

@@ -132,6 +132,7 @@ class RunInfo:
         learning_rate: Current learning rate, or None if unknown.
         peak_learning_rate: The highest rate the learning-rate schedule reaches in its
             first 100,000 steps (without a schedule, the rate itself), or None if unknown.
+        momentum: SGD's `momentum` (0 without), or None for other optimizers.
         losses: The loss functions, in the order of the outputs.
         outputs: The model's outputs, in order.
         embedding_inputs: Names of inputs that feed an Embedding layer.
@@ -166,11 +167,15 @@ class RunInfo:
             overrides `train_step` without a `call()`), or None.
         metrics: The names of the metrics given to `compile()` (`"accuracy"`,
             `"binary_accuracy"`): known before the first batch's logs.
+        masked_output: The model's output carries a Keras mask (an `Embedding(mask_zero=True)`
+            or a `Masking` layer whose mask reaches the output): the loss and the metrics skip
+            the masked positions (padding), which the label counts still include.
     """
 
     optimizer: str | None = None
     learning_rate: float | None = None
     peak_learning_rate: float | None = None
+    momentum: float | None = None
     losses: tuple[LossInfo, ...] = ()
     outputs: tuple[OutputInfo, ...] = ()
     embedding_inputs: tuple[str, ...] = ()
@@ -193,6 +198,7 @@ class RunInfo:
     image_inputs: tuple[str, ...] = ()
     internals_unmeasured: str | None = None
     metrics: tuple[str, ...] = ()
+    masked_output: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

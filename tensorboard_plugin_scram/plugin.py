@@ -6,11 +6,14 @@ returns data (the pattern of TensorBoard's scalar plugin). See docs/routes.md.
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import logging
 import os
-from collections.abc import Callable
+import threading
+import weakref
+from collections.abc import Callable, Collection
 from typing import Any
 
 from tensorboard.backend import http_util
@@ -26,6 +29,9 @@ from tensorboard_plugin_scram.events.records import RunRecords
 
 _STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _MAX_COMPARED_RUNS = 50
+# The diagnostics route's JSON text is kept for this many runs (the most recently asked for):
+# a run of 5,000 diagnostics makes about 8 MB of it.
+_KEPT_DIAGNOSTICS_JSON = 16
 logger = logging.getLogger(__name__)
 
 
@@ -63,10 +69,13 @@ class ScramPlugin(base_plugin.TBPlugin):
     plugin_name = metadata.PLUGIN_NAME
 
     def __init__(self, context: base_plugin.TBContext) -> None:
-        self._reader = ProviderReader(context.data_provider)
-        # The diagnostics route's JSON text per run, with the records it was built from: kept
-        # while the reader hands back the same records, so a polling panel costs no re-encoding.
-        self._diagnostics_json: dict[str, tuple[RunRecords, str]] = {}
+        # Long runs' curves are thinned as they are decoded, so what the plugin holds per run
+        # is bounded by what its chart shows (see `views.thin_records`), not by its length.
+        self._reader = ProviderReader(context.data_provider, keep=views.thin_records)
+        # What the routes build from a run's records, kept while the reader hands back the
+        # same records: a polling panel costs no re-encoding.
+        self._summaries = PerRunCache(views.run_summary)
+        self._diagnostics_json = PerRunCache(views.diagnostics_json, limit=_KEPT_DIAGNOSTICS_JSON)
 
     def get_plugin_apps(self) -> dict[str, Callable]:
         return {
@@ -134,24 +143,21 @@ class ScramPlugin(base_plugin.TBPlugin):
 
     def runs_impl(self, ctx: Any, experiment: str) -> dict[str, Any]:
         records = self._reader.records(ctx, experiment)
-        return {"runs": [views.run_summary(records[run]) for run in sorted(records)]}
+        self._summaries.retain(records)
+        return {"runs": [self._summaries.get(records[run]) for run in sorted(records)]}
 
     def diagnostics_impl(self, ctx: Any, experiment: str, run: str) -> str:
         """The run's diagnostics as JSON text (see `views.diagnostics_view`)."""
-        records = self._run_records(ctx, experiment, [run])[0]
-        cached = self._diagnostics_json.get(run)
-        if cached is None or cached[0] is not records:
-            cached = (records, views.diagnostics_json(records))
-            self._diagnostics_json[run] = cached
-        return cached[1]
+        return self._diagnostics_json.get(self._run_records(ctx, experiment, [run])[0])
 
     def series_impl(self, ctx: Any, experiment: str, run: str) -> dict[str, Any]:
+        """The run's curves, long ones downsampled, keeping the points at its diagnostics' steps."""
         records = self._run_records(ctx, experiment, [run])[0]
         keras_points = self._reader.keras_scalars(ctx, experiment, run)
         series = views.keras_series(keras_points, views.epoch_steps(records)) if keras_points else []
-        if series:
-            return {"run": run, "source": "keras", "series": series}
-        return {"run": run, "source": "scram", "series": views.scram_series(records)}
+        source = "keras" if series else "scram"
+        series = series or views.scram_series(records)
+        return {"run": run, "source": source, "series": views.display_series(series, views.marker_steps(records))}
 
     def compare_impl(self, ctx: Any, experiment: str, runs: list[str]) -> dict[str, Any]:
         return views.compare_view(self._run_records(ctx, experiment, runs))
@@ -170,6 +176,49 @@ class ScramPlugin(base_plugin.TBPlugin):
         if missing:
             raise RouteError(f"no SCRAM data for run {missing[0]!r}", status=404)
         return [found[run] for run in runs]
+
+
+class PerRunCache:
+    """A value built from a run's records, kept while the reader hands back the same records object.
+
+    The records are referenced weakly: a run re-read by the reader is rebuilt, and the old
+    records are not kept alive by this cache.
+
+    Args:
+        build: Builds the value from a run's records.
+        limit: How many runs' values are kept at most, the least recently used dropped
+            first; None keeps every run's.
+    """
+
+    def __init__(self, build: Callable[[RunRecords], Any], limit: int | None = None) -> None:
+        self._build = build
+        self._limit = limit
+        self._kept: collections.OrderedDict[str, tuple[weakref.ref, Any]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, records: RunRecords) -> Any:
+        """The value for these records, built now unless kept."""
+        with self._lock:
+            kept = self._kept.get(records.run)
+            if kept is not None and kept[0]() is records:
+                self._kept.move_to_end(records.run)
+                return kept[1]
+        value = self._build(records)
+        with self._lock:
+            self._kept[records.run] = (weakref.ref(records), value)
+            self._kept.move_to_end(records.run)
+            while self._limit is not None and len(self._kept) > self._limit:
+                self._kept.popitem(last=False)
+        return value
+
+    def retain(self, runs: Collection[str]) -> None:
+        """Forgets the values of runs not among `runs` (runs that are gone)."""
+        with self._lock:
+            for gone in set(self._kept) - set(runs):
+                del self._kept[gone]
+
+    def __len__(self) -> int:
+        return len(self._kept)
 
 
 def _context(request: wrappers.Request) -> tuple[Any, str]:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
 from tensorboard_plugin_scram.events.records import RunRecords
+from tensorboard_plugin_scram.views import severity_counts
 
 # The severity icons of the report, the console lines and the notebook summary.
 ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "ℹ"}
@@ -44,6 +45,46 @@ def format_report(runs: list[RunRecords], logdir: str, color: bool) -> str:
     with_problems = sum(1 for r in runs if r.diagnostics)
     lines.append(style.bold(f"Found {count_summary(everything)} in {plural(with_problems, 'run')}."))
     return "\n".join(lines + _skipped_notes(runs)) + "\n"
+
+
+def format_summary(runs: list[RunRecords], logdir: str, color: bool) -> str:
+    """One line per run: its counts by severity and its first error (else warning), or "no issues"."""
+    if not runs:
+        return format_report(runs, logdir, color)
+    style = _Style(color)
+    width = min(max(len(r.run) for r in runs), 60)
+    lines = [f"{r.run:<{width}}  {_summary_cells(r, style)}" for r in runs]
+    with_errors = sum(1 for r in runs if _first(r, Severity.ERROR))
+    with_warnings = sum(1 for r in runs if _first(r, Severity.WARNING) and not _first(r, Severity.ERROR))
+    lines.append(style.bold(f"{plural(len(runs), 'run')}: {with_errors} with errors, {with_warnings} with "
+                            f"warnings but no error, {sum(1 for r in runs if not r.diagnostics)} without issues."))
+    return "\n".join(lines + _skipped_notes(runs)) + "\n"
+
+
+def summary_json(run: RunRecords) -> dict:
+    """One run's summary as JSON: counts by severity, its first error and first warning (or null)."""
+    return {"run": run.run, "counts": severity_counts(run.diagnostics),
+            "first_error": _first_json(_first(run, Severity.ERROR)),
+            "first_warning": _first_json(_first(run, Severity.WARNING)), "skipped": run.skipped}
+
+
+def _summary_cells(run: RunRecords, style: _Style) -> str:
+    if not run.diagnostics:
+        return style.dim("no issues")
+    cells = count_summary(run.diagnostics)
+    first = _first(run, Severity.ERROR) or _first(run, Severity.WARNING)
+    if first is not None:
+        cells += f"  {style.severity(first.severity)} first at {found_at(first)}: {first.check}"
+    return cells
+
+
+def _first(run: RunRecords, severity: Severity) -> Diagnostic | None:
+    """The run's earliest diagnostic of exactly this severity (diagnostics are ordered by step)."""
+    return next((d for d in run.diagnostics if d.severity == severity), None)
+
+
+def _first_json(d: Diagnostic | None) -> dict | None:
+    return None if d is None else {"step": d.step, "epoch": d.epoch, "check": d.check}
 
 
 def position(d: Diagnostic) -> str:

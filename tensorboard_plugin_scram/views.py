@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
+
+import numpy as np
 
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
 from tensorboard_plugin_scram.events.records import RunRecords
 
 # Keras metric names worth a curve: losses and accuracies.
 _CURVE_HINTS = ("loss", "acc")
+# A curve longer than this is downsampled for the chart (a few per pixel of a wide screen).
+MAX_CURVE_POINTS = 2000
 
 
 def severity_counts(diagnostics: Iterable[Diagnostic]) -> dict[str, int]:
@@ -30,9 +35,16 @@ def run_summary(records: RunRecords) -> dict[str, Any]:
         "counts": severity_counts(records.diagnostics),
         "checks": sorted({d.check for d in records.diagnostics}),
         "last_step": max(steps) if steps else None,
+        "first_error_step": first_step(records.diagnostics, Severity.ERROR),
+        "first_warning_step": first_step(records.diagnostics, Severity.WARNING),
         "overhead": _overhead(records),
         "skipped": records.skipped,
     }
+
+
+def first_step(diagnostics: Iterable[Diagnostic], severity: Severity) -> int | None:
+    """The smallest step of a diagnostic of exactly this severity, or None."""
+    return min((d.step for d in diagnostics if d.severity == severity), default=None)
 
 
 def diagnostics_json(records: RunRecords) -> str:
@@ -66,6 +78,82 @@ def compare_view(runs: list[RunRecords]) -> dict[str, Any]:
     return view
 
 
+def downsample(points: Sequence[list], keep_steps: Collection[int] = (),
+               max_points: int = MAX_CURVE_POINTS) -> list[list]:
+    """A long curve's `[step, value]` points thinned for display; short curves are returned as they are.
+
+    Kept: the first and last points, every point at one of `keep_steps` (the steps of the
+    diagnostics' markers), and in each of equal buckets of the rest its lowest and highest
+    value and its first unplottable (None) one, so spikes and NaN gaps survive. At most
+    `max_points` points while the kept steps take up to half of them; beyond that, the kept
+    steps plus `max_points // 2`.
+    """
+    if len(points) <= max_points:
+        return list(points)
+    chosen = {0, len(points) - 1} | {i for i, point in enumerate(points) if point[0] in keep_steps}
+    buckets = max(max_points // 6, (max_points - len(chosen)) // 3)
+    chosen.update(_bucket_extremes([point[1] for point in points], buckets))
+    return [points[i] for i in sorted(chosen)]
+
+
+def _bucket_extremes(values: list[float | None], buckets: int) -> list[int]:
+    """Indices of the lowest and highest value and of the first None in each of `buckets` runs of values."""
+    size = -(-len(values) // buckets)
+    grid = np.full(size * buckets, np.nan)
+    grid[:len(values)] = [math.nan if v is None else v for v in values]
+    nones = np.zeros(size * buckets, dtype=bool)
+    nones[:len(values)] = [v is None for v in values]
+    grid, nones = grid.reshape(buckets, size), nones.reshape(buckets, size)
+    missing = np.isnan(grid)  # None, or the padding after the last value
+    starts = np.arange(buckets) * size
+    has_value, has_none = ~missing.all(axis=1), nones.any(axis=1)
+    lowest = np.where(missing, np.inf, grid).argmin(axis=1)
+    highest = np.where(missing, -np.inf, grid).argmax(axis=1)
+    found = [starts[has_value] + lowest[has_value], starts[has_value] + highest[has_value],
+             starts[has_none] + nones.argmax(axis=1)[has_none]]
+    return np.concatenate(found).tolist()
+
+
+def marker_steps(records: RunRecords) -> set[int]:
+    """The steps the chart puts a diagnostic's marker at."""
+    return {d.step for d in records.diagnostics}
+
+
+def thin_records(records: RunRecords, max_points: int = MAX_CURVE_POINTS) -> RunRecords:
+    """The run with no more batch and epoch records than its chart can show: what the plugin keeps.
+
+    Each curve of the batches (and of the epochs) is downsampled as `downsample` does, and a
+    record stays if any curve kept its point; the first and last records always stay (the
+    run's last step, its latest cost). So a run keeps at most about `max_points` records per
+    curve plus those at diagnostics' steps, however long it ran; its diagnostics all stay.
+    A run of more epochs than that has Keras' own epoch curves shown at the epochs kept.
+    """
+    markers = marker_steps(records)
+    batches = _thinned(records.batches, markers, max_points)
+    epochs = _thinned(records.epochs, markers, max_points)
+    if len(batches) == len(records.batches) and len(epochs) == len(records.epochs):
+        return records
+    return dataclasses.replace(records, batches=batches, epochs=epochs)
+
+
+def _thinned(items: tuple, markers: set[int], max_points: int) -> tuple:
+    """`items` (batch or epoch records, with `step` and `logs`) of which some curve keeps a point."""
+    if len(items) <= max_points:
+        return items
+    kept = {0, len(items) - 1}
+    names = {name for item in items for name in item.logs}
+    for name in sorted(filter(_is_curve, names)):
+        points = [[item.step, _plottable(item.logs[name]), index]
+                  for index, item in enumerate(items) if name in item.logs]
+        kept.update(point[2] for point in downsample(points, markers, max_points))
+    return tuple(items[index] for index in sorted(kept))
+
+
+def display_series(series: list[dict[str, Any]], keep_steps: Collection[int]) -> list[dict[str, Any]]:
+    """The `series` route's curves, each downsampled for the chart (see `downsample`)."""
+    return [{**curve, "points": downsample(curve["points"], keep_steps)} for curve in series]
+
+
 def scram_series(records: RunRecords) -> list[dict[str, Any]]:
     """Curves from SCRAM's own records: sampled batches for training metrics, epochs for validation."""
     curves: dict[str, list] = {}
@@ -77,7 +165,7 @@ def scram_series(records: RunRecords) -> list[dict[str, Any]]:
         for name, value in epoch.logs.items():
             if _is_curve(name) and (name.startswith("val_") or name not in curves):
                 curves.setdefault(name, []).append([epoch.step, _plottable(value)])
-    return [{"name": name, "points": sorted(points)} for name, points in sorted(curves.items())]
+    return [{"name": name, "points": sorted(points, key=_step)} for name, points in sorted(curves.items())]
 
 
 def keras_series(scalars: dict[str, list[tuple[int, float]]], epoch_steps: dict[int, int]) -> list[dict[str, Any]]:
@@ -91,7 +179,7 @@ def keras_series(scalars: dict[str, list[tuple[int, float]]], epoch_steps: dict[
     for name, points in sorted(scalars.items()):
         if not _is_curve(name):
             continue
-        moved = sorted([epoch_steps[e], _plottable(v)] for e, v in points if e in epoch_steps)
+        moved = sorted(([epoch_steps[e], _plottable(v)] for e, v in points if e in epoch_steps), key=_step)
         if moved:
             series.append({"name": name, "points": moved})
     return series
@@ -122,6 +210,10 @@ def _overhead(records: RunRecords) -> dict[str, float] | None:
         "scram_seconds": cost["scram_seconds"],
         "train_seconds": train,
     }
+
+
+def _step(point: list) -> int:
+    return point[0]
 
 
 def _is_curve(name: str) -> bool:

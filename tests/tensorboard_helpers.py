@@ -56,23 +56,58 @@ def get_json(client: werkzeug_test.Client, path: str) -> tuple[int, dict]:
     return response.status_code, json.loads(response.get_data(as_text=True))
 
 
+def tensorboard_records(path: str) -> list:
+    """Every event of a local event file, read by TensorBoard's own record reader.
+
+    It checks both CRCs of each record and raises `DataLossError` on a corrupt or
+    truncated one, so a file that reads to its end is whole.
+    """
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.compat.tensorflow_stub import errors
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import PyRecordReader_New
+
+    reader = PyRecordReader_New(path)
+    events = []
+    while True:
+        try:
+            reader.GetNext()
+        except errors.OutOfRangeError:
+            return events
+        events.append(event_pb2.Event.FromString(reader.record()))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-class TensorBoardProcess:
-    """`tensorboard --logdir LOGDIR` on 127.0.0.1, started directly and stopped by PID."""
+# `tensorboard` where `import tensorflow` fails, as where it is not installed: TensorBoard then
+# reads through its own file layer (`s3://` through boto3) instead of `tf.io.gfile`.
+_TENSORBOARD_WITHOUT_TENSORFLOW = (
+    "import sys; sys.modules['tensorflow'] = None; "
+    "from tensorboard.main import run_main; sys.argv[0] = 'tensorboard'; run_main()"
+)
 
-    def __init__(self, logdir: str, *flags: str) -> None:
+
+class TensorBoardProcess:
+    """`tensorboard --logdir LOGDIR` on 127.0.0.1, started directly and stopped by PID.
+
+    `env` replaces the process's environment (an S3 endpoint, credentials); with
+    `without_tensorflow`, TensorFlow cannot be imported in it.
+    """
+
+    def __init__(self, logdir: str, *flags: str, env: dict[str, str] | None = None,
+                 without_tensorflow: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         executable = os.path.join(os.path.dirname(sys.executable), "tensorboard")
+        command = [sys.executable, "-c", _TENSORBOARD_WITHOUT_TENSORFLOW] if without_tensorflow else [executable]
         self._process = subprocess.Popen(
-            [executable, "--logdir", logdir, "--host", "127.0.0.1", "--port", str(self.port), *flags],
+            [*command, "--logdir", logdir, "--host", "127.0.0.1", "--port", str(self.port), *flags],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env=env,
         )
 
     def get(self, path: str, timeout: float = 10) -> tuple[int, bytes, dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -58,6 +59,28 @@ def test_each_fault_is_found(cases, name):
     for wanted in FAULTS[name]:
         options = wanted if isinstance(wanted, tuple) else (wanted,)
         assert found & set(options), f"{cases['backend']}/{name}: wanted {options}, found {sorted(found)}"
+
+
+def test_jax_processes_write_from_process_0_only(cases, tmp_path):
+    """Two JAX processes (`jax.distributed` on 127.0.0.1) train into one log dir: one writer, process 0."""
+    if cases["backend"] != "jax":
+        pytest.skip("jax.distributed is JAX's")
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3", "SCRAM_TEST_WITHOUT_TENSORFLOW": "1"}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    script = os.path.join(ROOT, "tests", "scripts", "jax_process.py")
+    processes = [subprocess.Popen([sys.executable, script, str(i), port, str(tmp_path)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT) for i in (0, 1)]
+    outputs = [process.communicate(timeout=600) for process in processes]
+    for process, (_, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, stderr[-4000:]
+    reports = [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs]
+    assert [r["index"] for r in reports] == [0, 1] and all(r["count"] == 2 for r in reports)
+    for report in reports:  # every process judges the run (its callback keeps the diagnostics) ...
+        assert "learning_rate_unusual" in report["found"]
+    files = [name for _, _, names in os.walk(tmp_path) for name in names if "tfevents" in name]
+    assert len(files) == 1 and files[0].split(".")[-2] == str(reports[0]["pid"])  # ... process 0 writes
 
 
 def test_nan_in_a_torch_dataloader_is_found(cases):

@@ -123,6 +123,16 @@ def test_learning_rate_unusual_fires_outside_the_range(optimizer, lr):
     assert f"{lr:g}" in finding.explanation and "learning_rate=" in finding.snippet
 
 
+@pytest.mark.parametrize("lr, momentum, fires", [(0.1, 0.99, True), (0.05, 0.99, True), (0.1, 0.9, False),
+                                                 (0.01, 0.99, False), (0.2, 0.0, False)])
+def test_learning_rate_unusual_counts_sgd_momentum(lr, momentum, fires):
+    findings = LearningRateUnusual().on_train_begin(run_info(optimizer="SGD", learning_rate=lr, momentum=momentum))
+    assert bool(findings) == fires
+    if fires:
+        [finding] = findings
+        assert f"{lr / (1 - momentum):.3g}" in finding.explanation and "momentum=0.9" in finding.snippet
+
+
 @pytest.mark.parametrize("optimizer, lr", [("Adam", 1e-3), ("Adam", 1e-2), ("SGD", 0.1), ("SGD", 1.0), ("Foo", 99.0)])
 def test_learning_rate_unusual_quiet_inside_the_range(optimizer, lr):
     assert not LearningRateUnusual().on_train_begin(run_info(optimizer=optimizer, learning_rate=lr))
@@ -245,6 +255,19 @@ def test_loss_diverging_fires_after_a_streak_and_errors_far_above():
 def test_loss_diverging_quiet_on_a_noisy_spike_and_nan():
     assert not any(batches(LossDiverging(), loss_batches([2.3, 2.0, 30, 1.5, 25, 1.2])))
     assert batches(LossDiverging(), loss_batches([2.3, math.nan]))[1] is None
+
+
+def test_loss_diverging_names_an_initialisation_that_starts_at_the_ceiling():
+    # JAX and PyTorch clip the probabilities: an exploding initialisation sits at the
+    # cross-entropy's ceiling from the first step (gradients vanish), never NaN.
+    results = batches(LossDiverging(), loss_batches([14.66] * 4))
+    assert [bool(r) for r in results] == [False, False, True, True]
+    finding = results[2][0]
+    assert finding.severity == Severity.WARNING and "started there" in finding.explanation
+    assert finding.title == "Loss at its ceiling from the start"
+    assert "2.3" in finding.explanation and "he_normal" in finding.snippet
+    # a loss that starts merely high (a hard problem, 3x chance) is not that
+    assert not any(batches(LossDiverging(), loss_batches([6.5] * 6)))
 
 
 def test_loss_diverging_uses_ln_k_for_a_low_first_loss():

@@ -208,6 +208,17 @@ def test_all_layers_stuck_is_one_finding_about_the_learning_rate():
     assert findings[0].location == "train.py:9"
 
 
+def test_all_layers_stuck_without_any_gradient_does_not_blame_the_learning_rate():
+    # a saturated softmax (clipped probabilities) passes no gradient: a learning rate of 1e-3 is fine
+    obs = _obs(_layer("a", update_norm=0.0, grad_norm=0.0), _layer("b", update_norm=0.0, grad_norm=0.0))
+    [finding] = _run(WeightsNotUpdating(), [obs, obs])
+    assert "gradient is exactly zero" in finding.explanation and "saturated" in finding.explanation
+    assert "learning rate" not in finding.suggestion and "he_normal" in finding.snippet
+    # with gradients there but no update, the learning rate is the suspect
+    moving = _obs(_layer("a", update_norm=0.0), _layer("b", update_norm=0.0))
+    assert "learning rate" in _run(WeightsNotUpdating(), [moving, moving])[0].suggestion
+
+
 def test_one_stuck_layer_behind_dead_relu():
     obs = _obs(_layer("a", update_norm=0.0, grad_norm=0.0), _layer("b", dead_fraction=1.0, update_norm=0.0,
                                                                     grad_norm=0.0), _layer("c"))

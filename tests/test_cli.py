@@ -62,3 +62,23 @@ def test_checks_lists_the_catalogue():
     assert result.returncode == 0
     for check_id in ("nan_loss", "input_not_normalized", "overfitting", "scram_internal_error"):
         assert check_id in result.stdout
+
+
+@pytest.mark.training
+def test_summary_of_real_trainings_agrees_with_the_full_report(trained_logdir):
+    from tests.builders import report_json
+
+    diagnostics = report_json(trained_logdir)
+    result = run_scram("report", "--summary", "--json", "--fail-on", "never", trained_logdir)
+    rows = {row["run"]: row for row in json.loads(result.stdout)}
+    assert {d["run"] for d in diagnostics} <= set(rows) and "nan_loss/scram" in rows
+    for run, row in rows.items():
+        mine = [d for d in diagnostics if d["run"] == run]
+        assert row["counts"] == {s: sum(d["severity"] == s for d in mine) for s in ("error", "warning", "info")}
+        errors = [d["step"] for d in mine if d["severity"] == "error"]
+        assert (row["first_error"] or {}).get("step") == (min(errors) if errors else None), run
+    text = run_scram("report", "--summary", "--run", "^nan_loss/", trained_logdir)
+    [line, footer] = text.stdout.splitlines()
+    first_error = rows["nan_loss/scram"]["first_error"]
+    assert line.startswith("nan_loss/scram") and f"first at step {first_error['step']}" in line
+    assert footer.startswith("1 run: 1 with errors") and text.returncode == 1

@@ -197,7 +197,7 @@ def test_the_measurement_skips_graph_rewrites_for_itself_only():
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context
 
-    from tensorboard_plugin_scram.keras_adapter.backends.tensorflow import internals
+    from tensorboard_plugin_scram.keras_adapter.compat import tensorflow_api
 
     def rewrites_off() -> bool:
         config = config_pb2.ConfigProto.FromString(context.context().function_call_options.config_proto_serialized)
@@ -205,7 +205,7 @@ def test_the_measurement_skips_graph_rewrites_for_itself_only():
 
     before = context.context().function_call_options.config_proto_serialized
     seen = []
-    with internals._without_graph_rewrites():
+    with tensorflow_api.without_graph_rewrites():
         seen.append(rewrites_off())
         tf.function(lambda: seen.append(rewrites_off()))()  # traced (and called) inside
     assert seen == [True, True]

@@ -37,6 +37,18 @@ def test_runs_lists_every_scram_run_with_counts_and_overhead(client):
 
 
 @pytest.mark.training
+def test_runs_gives_each_runs_first_error_and_warning_step(client):
+    _, body = get_json(client, "runs")
+    assert len(body["runs"]) >= 6
+    for run in body["runs"]:
+        _, diagnostics = get_json(client, f"diagnostics?run={run['run']}")
+        for severity in ("error", "warning"):
+            steps = [d["step"] for d in diagnostics["diagnostics"] if d["severity"] == severity]
+            assert run[f"first_{severity}_step"] == (min(steps) if steps else None), (run["run"], severity)
+    assert any(run["first_error_step"] is not None for run in body["runs"])
+
+
+@pytest.mark.training
 def test_diagnostics_returns_every_field(client):
     status, body = get_json(client, "diagnostics?run=learning_rate/scram")
     assert status == 200 and body["skipped"] == 0

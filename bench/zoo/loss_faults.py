@@ -43,7 +43,7 @@ def random_labels() -> Job:
     return job(models.compiled(models.mlp(20, (8,), 4)), x, y, epochs=6, validation_split=0.2)
 
 
-@scenario(expected=["loss_oscillating"], kind="batch",
+@scenario(expected=["loss_oscillating", "learning_rate_unusual"], kind="batch",
           tolerated=("loss_diverging", "exploding_gradients", "dead_relu", *symptoms.STALLED))
 def momentum_too_high() -> Job:
     """SGD with learning rate 0.1 and momentum 0.99 on digits: the loss swings up and down."""

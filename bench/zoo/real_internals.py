@@ -87,7 +87,62 @@ def vae_job(epochs: int = 6) -> Job:
     return Job(model, data.digits()[0], None, {"epochs": epochs, "batch_size": 32, "verbose": 0})
 
 
+class GAN(keras.Model):
+    """Keras' GAN example in small: generator and discriminator MLPs, its own `train_step`, no `call()`."""
 
+    def __init__(self, features: int = 64, latent: int = 16, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.latent = latent
+        self.generator = keras.Sequential([keras.Input((latent,)), L.Dense(64, activation="relu"),
+                                           L.Dense(features, activation="sigmoid")], name="generator")
+        self.discriminator = keras.Sequential([keras.Input((features,)), L.Dense(64), L.LeakyReLU(0.2),
+                                               L.Dense(1)], name="discriminator")
+        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_loss = keras.metrics.Mean(name="d_loss")
+        self.g_loss = keras.metrics.Mean(name="g_loss")
+
+    def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer) -> None:
+        super().compile()
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    @property
+    def metrics(self) -> list:
+        return [self.d_loss, self.g_loss]
+
+    def generator_weights(self) -> list:
+        """The weights the generator's step updates."""
+        return self.generator.trainable_weights
+
+    def train_step(self, real: tf.Tensor) -> dict:
+        size = tf.shape(real)[0]
+        fake = self.generator(tf.random.normal((size, self.latent)))
+        with tf.GradientTape() as tape:
+            logits = self.discriminator(tf.concat([fake, real], 0))
+            labels = tf.concat([tf.ones((size, 1)), tf.zeros((size, 1))], 0)
+            d_loss = self.bce(labels, logits)
+        weights = self.discriminator.trainable_weights
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights, strict=True))
+        with tf.GradientTape() as tape:
+            fooled = self.discriminator(self.generator(tf.random.normal((size, self.latent))))
+            g_loss = self.bce(tf.zeros((size, 1)), fooled)
+        weights = self.generator_weights()
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights, strict=True))
+        self.d_loss.update_state(d_loss)
+        self.g_loss.update_state(g_loss)
+        return {"d_loss": self.d_loss.result(), "g_loss": self.g_loss.result()}
+
+
+def gan_job(epochs: int = 4, gan: type[GAN] | None = None, d_learning_rate: float = 2e-4) -> Job:
+    model = (gan or GAN)()
+    model.compile(keras.optimizers.Adam(d_learning_rate, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+    return Job(model, data.digits()[0], None, {"epochs": epochs, "batch_size": 32, "verbose": 0})
+
+
+class MisappliedGAN(GAN):
+    """A copy-paste slip in the generator's step: its gradients are taken and applied for the discriminator."""
+
+    def generator_weights(self) -> list:
+        return self.discriminator.trainable_weights
 
 
 class SigmoidStack(keras.Model):
@@ -147,7 +202,7 @@ def pixels_rescaled_in_model() -> Job:
     return job(models.compiled(rescaling_cnn()), *pixel_images(), epochs=3, validation_split=0.2)
 
 
-@scenario(expected=["input_not_normalized"], tolerated=symptoms.STALLED)
+@scenario(expected=["input_not_normalized"], tolerated=(*symptoms.STALLED, *symptoms.EXTREME_START))
 def raw_vital_sign_columns() -> Job:
     """A table of ages, heart rates, blood pressures (whole numbers in 0..255) into an MLP as they are."""
     x, y = vital_signs()
@@ -177,6 +232,27 @@ def small_range_columns() -> Job:
 def vae_without_call() -> Job:
     """A VAE with its own train_step and no call(): info that its internals cannot be measured, no warning."""
     return vae_job(epochs=4)
+
+
+@scenario()
+def gan_without_call() -> Job:
+    """A GAN with its own train_step and no call(): its parts' weights followed, no warning."""
+    return gan_job(epochs=4)
+
+
+@scenario(expected=["weights_not_updating"], kind="batch", onset=0)
+def gan_generator_never_updated() -> Job:
+    """A GAN whose generator step updates the discriminator's weights (a copy-paste slip): the generator is stuck."""
+    return gan_job(epochs=4, gan=MisappliedGAN)
+
+
+@scenario(expected=["update_ratio_unusual"], kind="batch", onset=0, tolerated=["weights_not_updating"])
+def gan_discriminator_learning_rate_10() -> Job:
+    """A GAN whose discriminator's Adam has learning rate 10: each step rewrites its weights.
+
+    Tolerated: its logits soon saturate, its gradient becomes exactly 0 and its weights stop changing.
+    """
+    return gan_job(epochs=4, d_learning_rate=10.0)
 
 
 def _bn_digit_cnn(momentum: float) -> keras.Model:

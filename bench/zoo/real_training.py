@@ -13,6 +13,8 @@ from bench import data, models
 from bench.zoo import symptoms
 from bench.zoo.registry import Job, job, scenario
 
+L = keras.layers
+
 # -- data_not_shuffled: judged against what a random order gives -----------------------------
 
 
@@ -123,6 +125,49 @@ def imbalanced_with_class_weight() -> Job:
                                      keras.metrics.Recall(name="recall")))
     weights = {0: 0.5 / (1 - y.mean()), 1: 0.5 / y.mean()}
     return job(model, x, y.astype("float32"), epochs=4, validation_split=0.2, class_weight=weights)
+
+
+# -- sequence labels: counted at every time step, padding masked ---------------------------------
+
+
+def padded_tags(samples: int = 800, length: int = 48, vocab: int = 200, tags: int = 4,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids padded with 0 to `length`, most sentences 2-6 tokens (over 90% padding); one tag 1..`tags` per
+    token (its id modulo `tags`, plus one), tag 0 for padding: labels of shape (samples, length)."""
+    rng = np.random.default_rng(seed)
+    sizes = np.minimum(rng.geometric(0.3, samples) + 1, length)
+    x = np.where(np.arange(length) < sizes[:, None], rng.integers(1, vocab, (samples, length)), 0)
+    return x.astype("int32"), np.where(x > 0, 1 + x % tags, 0).astype("int32")
+
+
+def sequence_tagger(mask: bool, vocab: int = 200, tags: int = 4, length: int = 48) -> keras.Model:
+    """Embedding + LSTM returning sequences + TimeDistributed(Dense(softmax)): a tag per token (tag 0: padding)."""
+    return models.compiled(keras.Sequential([
+        keras.Input((length,), dtype="int32"), L.Embedding(vocab, 16, mask_zero=mask),
+        L.LSTM(32, return_sequences=True), L.TimeDistributed(L.Dense(tags + 1, activation="softmax"))]),
+        keras.optimizers.Adam(3e-3))
+
+
+def tagging_job(mask: bool, padded: bool = True) -> Job:
+    """The tagger on padded sentences, or (`padded=False`) on sentences filling all 48 positions."""
+    x, y = padded_tags()
+    if not padded:
+        rng = np.random.default_rng(1)
+        x = rng.integers(1, 200, x.shape).astype("int32")
+        y = (1 + x % 4).astype("int32") - 1  # tags 0..3 at every position, no padding class
+    return job(sequence_tagger(mask), x, y, epochs=6, validation_split=0.2)
+
+
+@scenario(expected=["class_imbalance"], kind="batch")
+def padded_tags_without_mask() -> Job:
+    """Sequence tagging padded to 48 tokens without a mask: 9 labels in 10 are padding, which the loss scores."""
+    return tagging_job(mask=False)
+
+
+@scenario()
+def padded_tags_with_mask() -> Job:
+    """Healthy twin: the same tagger with Embedding(mask_zero=True): the loss and accuracy skip the padding."""
+    return tagging_job(mask=True)
 
 
 # -- constant_predictions: compared with the labels and the task -----------------------------

@@ -33,11 +33,11 @@ class Trace:
     """What a training run did, for onsets that are only known afterwards.
 
     Attributes:
-        losses: Keras' running training loss at the end of every batch, by global step.
+        losses: Keras' running training loss at the end of every batch, by global step (None where it logs none).
         epochs: Keras' epoch logs, by epoch.
     """
 
-    losses: list[float]
+    losses: list[float | None]
     epochs: list[dict[str, float]]
 
 
@@ -139,7 +139,8 @@ def scenario(expected: Iterable[str] = (), kind: str = "static", onset: Onset = 
 
 def first_nonfinite_loss(trace: Trace) -> int | None:
     """The first step whose running loss is NaN or Inf."""
-    return next((step for step, loss in enumerate(trace.losses) if not math.isfinite(loss)), None)
+    return next((step for step, loss in enumerate(trace.losses) if loss is not None and not math.isfinite(loss)),
+                None)
 
 
 def after_best_val_loss(trace: Trace) -> int | None:

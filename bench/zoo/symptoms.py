@@ -13,5 +13,9 @@ AFTER_NAN = ("nan_loss", "loss_diverging", "exploding_gradients", "update_ratio_
 # A model that cannot learn: flat loss, chance accuracy, one prediction for everything.
 STALLED = ("loss_not_decreasing", "accuracy_at_chance", "constant_predictions", "update_ratio_unusual")
 
+# Outputs extreme from the first step (raw inputs, a wrong output activation): the loss
+# starts at a cross-entropy's ceiling, which loss_diverging reports as such.
+EXTREME_START = ("loss_diverging",)
+
 # Gradients that do not reach the early layers, so their weights barely move.
 NO_SIGNAL = ("vanishing_gradients", "weights_not_updating")

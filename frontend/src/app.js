@@ -36,6 +36,10 @@ export function createApp(root, { api, storage }) {
       state.runQuery = text;
       render();
     },
+    sort: (by) => {
+      state.runSort = by;
+      render();
+    },
   });
   const runView = createRunView({
     toggle: (key) => {

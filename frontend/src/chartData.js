@@ -29,6 +29,19 @@ export function alignSeries(series, extraXs = []) {
   return { xs, names: usable.map((s) => s.name), ys };
 }
 
+/**
+ * uPlot's distribution for the loss axis: logarithmic (3) when the finite loss values are all
+ * positive and span 4 decades or more (a loss going from 1.4 to 4e21 is a flat line at 0 on a
+ * linear axis), else linear (1).
+ * @param {{names: string[], ys: (number|null|undefined)[][]}} aligned
+ */
+export function lossDistribution(aligned) {
+  const values = aligned.names.flatMap((name, i) => (axisFor(name) === "loss" ? aligned.ys[i] : []))
+    .filter(Number.isFinite);
+  if (!values.length || values.some((v) => v <= 0)) return 1;
+  return Math.max(...values) / Math.min(...values) >= 1e4 ? 3 : 1;
+}
+
 /** Sort order for legend and colours: loss, val_loss, then accuracies, then the rest by name. */
 export function seriesOrder(a, b) {
   const rank = (n) => (axisFor(n) === "loss" ? 0 : 1) * 2 + (n.startsWith("val_") ? 1 : 0);

@@ -70,6 +70,14 @@ export function formatNumber(v) {
   return trimZeros(v.toPrecision(4));
 }
 
+/** An axis tick: short enough for the axis' width ("4e+21", "1e-4", "12,000", "0.25"). */
+export function formatTick(v) {
+  if (!Number.isFinite(v)) return "";
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return trimExponent(v.toExponential(1));
+  return Number.isInteger(v) ? formatInt(v) : trimZeros(v.toPrecision(3));
+}
+
 /** An evidence value (number, string, boolean; anything else as JSON) as text. */
 export function formatValue(v) {
   if (typeof v === "number") return formatNumber(v);

@@ -30,7 +30,8 @@ export function createState(storage = safeStorage()) {
     selected: null, // run shown in the run view
     compare: [], // runs ticked for comparison, in the order ticked (first = baseline)
     view: "run", // "run" | "compare"
-    runQuery: "", // run-list search text
+    runQuery: "", // run-list filter text: a substring or a regular expression (runOrder.js)
+    runSort: "name", // run-list order: an id of RUN_SORTS (runOrder.js)
     filters: allFilters(),
     expanded: new Map(), // run -> Set of diagnostic keys whose card is open
     muted: loadMuted(storage),
@@ -103,9 +104,4 @@ export function pickDefaultRun(runs) {
   const withErrors = runs.find((r) => (r.counts?.error ?? 0) > 0);
   const withAny = runs.find((r) => Object.values(r.counts ?? {}).some((n) => n > 0));
   return (withErrors ?? withAny ?? runs[0]).run;
-}
-
-/** Case-insensitive run-list search. */
-export function matchesQuery(run, query) {
-  return !query || run.toLowerCase().includes(query.trim().toLowerCase());
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { alignSeries, axisFor, gapNotes, seriesOrder } from "../src/chartData.js";
+import { alignSeries, axisFor, gapNotes, lossDistribution, seriesOrder } from "../src/chartData.js";
 
 test("series are aligned on the union of steps: missing is undefined, null stays a gap", () => {
   const aligned = alignSeries([
@@ -39,4 +39,12 @@ test("gap notes name curves with NaN/Inf values", () => {
     ["loss: not a finite number (NaN/Inf) from step 49 (2 points)"]);
   assert.deepEqual(gapNotes([{ name: "loss", points: [[3, null]] }]),
     ["loss: not a finite number (NaN/Inf) from step 3 (1 point), so it is not drawn"]);
+});
+
+test("the loss axis turns logarithmic only when positive losses span 4 decades", () => {
+  const exploding = { names: ["loss", "accuracy"], ys: [[1.38, 4e21, null, undefined], [0.1, 0.2, 0.1, 0.1]] };
+  assert.equal(lossDistribution(exploding), 3);
+  assert.equal(lossDistribution({ names: ["loss"], ys: [[2.3, 0.1, 0.05]] }), 1);
+  assert.equal(lossDistribution({ names: ["loss"], ys: [[-5, 1e6]] }), 1); // a negative loss: no log axis
+  assert.equal(lossDistribution({ names: ["accuracy"], ys: [[1e-6, 1]] }), 1); // accuracies do not count
 });

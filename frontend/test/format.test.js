@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  countsSummary, formatNumber, formatValue, overheadDetail, overheadText, percent, runLabel, safeUrl,
-  skippedNote, stepLabel,
-} from "../src/format.js";
+import { countsSummary, formatNumber, formatTick, formatValue, overheadDetail, overheadText, percent, runLabel, safeUrl, skippedNote, stepLabel } from "../src/format.js";
 
 test("countsSummary pluralises and leaves out zeros", () => {
   assert.equal(countsSummary({ error: 1, warning: 2, info: 0 }), "1 error, 2 warnings");
@@ -72,4 +69,14 @@ test("safeUrl keeps relative and http(s) URLs only", () => {
   assert.equal(safeUrl(""), null);
   assert.equal(safeUrl(null), null);
   assert.equal(safeUrl(42), null);
+});
+
+test("axis ticks stay short: exponents for huge and tiny values, nothing for non-finite ones", () => {
+  assert.equal(formatTick(4e21), "4e+21");
+  assert.equal(formatTick(1.5e18), "1.5e+18");
+  assert.equal(formatTick(12000), "12,000");
+  assert.equal(formatTick(0.25), "0.25");
+  assert.equal(formatTick(1e-7), "1e-7");
+  assert.equal(formatTick(0), "0");
+  assert.equal(formatTick(NaN), "");
 });

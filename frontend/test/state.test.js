@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  MUTED_KEY, applyRuns, createState, expandedOf, loadMuted, matchesQuery, pickDefaultRun, safeStorage,
+  MUTED_KEY, applyRuns, createState, expandedOf, loadMuted, pickDefaultRun, safeStorage,
   toggleCompare, toggleExpanded, toggleMute,
 } from "../src/state.js";
 
@@ -65,10 +65,4 @@ test("applyRuns keeps the selection, or picks the first run with an error", () =
   assert.equal(pickDefaultRun(runs.slice(0, 1)), "a");
   applyRuns(state, []);
   assert.equal(state.selected, null);
-});
-
-test("run search", () => {
-  assert.ok(matchesQuery("lr_high/scram", "HIGH"));
-  assert.ok(matchesQuery("lr_high/scram", ""));
-  assert.ok(!matchesQuery("lr_high/scram", "fixed"));
 });

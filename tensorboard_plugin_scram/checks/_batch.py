@@ -24,10 +24,18 @@ def per_sample(t: TensorStats, batch: int | None) -> int | None:
 
 
 def samples(t: TensorStats, run: RunInfo, tensors: tuple[TensorStats, ...]) -> int | None:
-    """Samples in the batch of a label tensor: its class counts' sum, else from an input's size."""
-    if t.class_counts:
-        return sum(t.class_counts)
-    return batch_size(run, tensors)
+    """Samples in the batch of a label tensor: from an input's size, else its class counts' sum.
+
+    The input first: sequence labels are counted at every time step, and the positions of
+    one sequence are not independent draws (a batch of 4 sequences is 4 samples, not 4 x 40).
+    """
+    return batch_size(run, tensors) or (sum(t.class_counts) if t.class_counts else None)
+
+
+def scored_counts(counts: tuple[int, ...], run: RunInfo) -> tuple[int, ...]:
+    """Labels per class without those of the class a sparse loss ignores (`ignore_class`): never scored."""
+    ignored = {loss.ignore_class for loss in run.losses if loss.ignore_class is not None}
+    return tuple(0 if label in ignored else count for label, count in enumerate(counts))
 
 
 def single_label_chance(frequencies: list[float], size: int) -> float:

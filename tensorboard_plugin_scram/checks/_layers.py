@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from tensorboard_plugin_scram.checks.base import Check
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.observations import BatchObservation, LayerStats, ModelStats
+from tensorboard_plugin_scram.observations import BatchObservation, LayerStats, ModelStats, RunInfo
 
 
 class Streaks:
@@ -84,7 +84,12 @@ def update_ratio(layer: LayerStats) -> float | None:
 
 def names(layers: Iterable[LayerStats]) -> str:
     """`'dense'`, `'dense' and 'dense_1'`, `'a', 'b' and 'c'`."""
-    quoted = [f"'{layer.name}'" for layer in layers]
+    return quoted_list(layer.name for layer in layers)
+
+
+def quoted_list(items: Iterable[str]) -> str:
+    """`'a'`, `'a' and 'b'`, `'a', 'b' and 'c'`."""
+    quoted = [f"'{item}'" for item in items]
     if len(quoted) <= 1:
         return "".join(quoted)
     return ", ".join(quoted[:-1]) + " and " + quoted[-1]
@@ -113,3 +118,15 @@ def lookup_table(layer: LayerStats) -> bool:
     about a gradient shrinking layer after layer.
     """
     return "Embedding" in layer.kind
+
+
+def followed_by_parts(run: RunInfo) -> bool:
+    """Whether the model trains through its own `train_step` without `call()`: SCRAM then follows the
+    weights of its parts (`"generator.dense_2"`), without gradients, and `run`'s optimizer may not be
+    the one `train_step` applies."""
+    return bool(run.internals_unmeasured)
+
+
+def part_names(layers: Iterable[LayerStats]) -> list[str]:
+    """The parts (`"generator"` of `"generator.dense_2"`) the layers belong to, in order, each once."""
+    return list(dict.fromkeys(layer.name.partition(".")[0] for layer in layers))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from tensorboard_plugin_scram.checks import _losses
+from tensorboard_plugin_scram.checks._batch import scored_counts
 from tensorboard_plugin_scram.checks._metrics import accuracy_key, all_finite
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -38,7 +39,10 @@ class AccuracyAtChance(Check):
     spanning at least `window_steps` steps, accuracy rose by less than `min_gain` and the
     loss fell by less than `min_loss_drop` (relative). Chance is 1/k for k classes, or
     the share of the most common class when SCRAM counted the labels (binary or
-    imbalanced data). A loss near zero (at most `tiny_loss` x ln k) with accuracy at
+    imbalanced data; sequence labels at every time step, without the class a sparse
+    loss's `ignore_class` skips). When a mask reaches the output (padded sequences
+    under `Embedding(mask_zero=True)`) the accuracy skips the masked positions that the
+    counts include, so chance is 1/k there. A loss near zero (at most `tiny_loss` x ln k) with accuracy at
     chance is reported at once, with high confidence: the loss and the labels disagree,
     e.g. labels with fractions under a sparse categorical loss, which casts them to class
     0. AUTOTRAINER's slow-convergence rule looks at similar numbers (accuracy below 0.6
@@ -134,8 +138,11 @@ def _chance(history: History) -> float | None:
     classes = _losses.class_count(history.run)
     if classes is None:
         return None
+    if history.run.masked_output:
+        # The labels SCRAM sees include the masked positions (padding) the accuracy skips: no chance level there.
+        return 1 / classes
     labels = next((t for t in history.last_tensors if t.role == "target"), None)
-    counts = history.label_counts(labels.name) if labels is not None else ()
+    counts = scored_counts(history.label_counts(labels.name), history.run) if labels is not None else ()
     if counts and sum(counts):
         return max(1 / classes, max(counts) / sum(counts))
     if classes == 2 and labels is not None and labels.max <= 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from tensorboard_plugin_scram.checks import _losses
+from tensorboard_plugin_scram.checks._batch import scored_counts
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -40,10 +41,13 @@ class ClassImbalance(Check):
     many classes a 90% majority is an even stronger skew. Labels are counted for class
     ids 0..63 (and one-hot rows of up to 64 columns), and only under a classification loss
     (cross-entropy): integer regression targets are not classes; soft or multi-hot labels
-    are not counted. When the program already handles the imbalance (`class_weight` or
-    `sample_weight` given to `fit()`, or a metric that sees past the majority class
-    tracked: AUC, precision, recall, F1, true/false positives), the finding is info, not
-    a warning, and says what SCRAM saw.
+    are not counted. Sequence labels (`(batch, time)` ids, one-hot rows per time step) are
+    counted at every position; the class a sparse loss ignores (`ignore_class`) is left
+    out. When the program already handles the imbalance (`class_weight` or `sample_weight`
+    given to `fit()`, a mask reaching the output, as `Embedding(mask_zero=True)` makes for
+    padded sequences, or a metric that sees past the majority class tracked: AUC,
+    precision, recall, F1, true/false positives), the finding is info, not a warning, and
+    says what SCRAM saw.
     """
 
     id = "class_imbalance"
@@ -59,7 +63,7 @@ class ClassImbalance(Check):
         labels = next((t for t in obs.tensors or () if t.role == "target" and t.class_counts), None)
         if labels is None:
             return None
-        counts = history.label_counts(labels.name)
+        counts = scored_counts(history.label_counts(labels.name), history.run)
         seen = sum(counts)
         if seen < self.threshold("min_labels"):
             return None
@@ -73,6 +77,9 @@ class ClassImbalance(Check):
                     "handled_by": handled}
         seen_text = (f"{majority:.0%} of the {seen} labels seen so far are class {major_class}. A model that always "
                      f"answers {major_class} would score {majority:.0%} accuracy")
+        if history.run.masked_output:
+            seen_text += (". These counts include the positions the model's mask hides (padding), which the loss "
+                          "and the metrics skip, so the labels scored may be far less skewed")
         if handled:
             return [Finding(
                 title=self.title,
@@ -108,7 +115,7 @@ _IMBALANCE_METRICS = ("auc", "precision", "recall", "f1", "fbeta", "prc", "sensi
 
 def _handling(run: RunInfo, logs: Mapping[str, float]) -> list[str]:
     """How the program already handles imbalance: weights given to fit(), metrics tracked."""
-    handled = [name for name, used in (("class_weight", run.class_weighted), ("sample_weight", run.sample_weighted))
-               if used]
+    handled = [name for name, used in (("class_weight", run.class_weighted), ("sample_weight", run.sample_weighted),
+                                       ("a mask on the output", run.masked_output)) if used]
     metrics = sorted(k for k in logs if not k.startswith("val_") and any(h in k.lower() for h in _IMBALANCE_METRICS))
     return handled + [f"metric '{name}'" for name in metrics]

@@ -48,15 +48,22 @@ class InternalError(Check):
 
 class InternalsNotMeasured(Check):
     """## What it does
-    Says, once before training, that SCRAM cannot look inside this model: it overrides
-    `train_step()` and has no `call()` (common in generative examples: a VAE, a GAN), so
-    there is no forward pass SCRAM could run on a sample of the data.
+    Says, once before training, what SCRAM cannot measure inside this model, why, and what
+    it follows instead: the model overrides `train_step()` and has no `call()` (common in
+    generative examples: a VAE, a GAN), so there is no forward pass SCRAM could run on a
+    sample of the data.
 
     ## Why is this bad?
-    It is not a problem with your model. It means the checks of the model's internals
-    (`vanishing_gradients`, `exploding_gradients`, `dead_relu`, `saturated_activations`,
-    `weights_not_updating`, `update_ratio_unusual`, `constant_predictions`) stay silent
-    for this run; the checks of the loss, the metrics and the input data still run.
+    It is not a problem with your model. It means the checks of gradients, activations and
+    predictions (`vanishing_gradients`, `exploding_gradients`, `dead_relu`,
+    `saturated_activations`, `constant_predictions`) stay silent for this run: the losses
+    are computed inside `train_step`, and a generator or a decoder needs the latent vectors
+    only `train_step` draws. SCRAM still follows the weights of the model's trainable parts
+    (the generator and the discriminator, the encoder and the decoder): around sampled
+    steps it compares each part's layers' weights before and after the step, so
+    `weights_not_updating` and `update_ratio_unusual` judge them, naming the part
+    (`'generator.dense_2'`). The checks of the loss, the metrics and the input data still
+    run. Parts frozen with `trainable=False` are named too: no step can change them.
 
     ## Example
     ```python
@@ -66,8 +73,8 @@ class InternalsNotMeasured(Check):
     ```
 
     ## Fix
-    Nothing is required. To have the internals checked, give the model a `call()` that
-    runs the forward pass its `train_step` uses:
+    Nothing is required. To have the gradients and activations checked too, give the
+    model a `call()` that runs the forward pass its `train_step` uses:
     ```python
     def call(self, inputs):
         return self.decoder(self.encoder(inputs))
@@ -75,7 +82,8 @@ class InternalsNotMeasured(Check):
 
     ## Rule
     Reported as info when the model's class defines `train_step` and inherits Keras'
-    `Model.call`, which only raises `NotImplementedError`.
+    `Model.call`, which only raises `NotImplementedError`. The parts followed are the
+    model's direct sub-models and layers that hold trainable weights.
     """
 
     id = "internals_not_measured"
@@ -89,10 +97,9 @@ class InternalsNotMeasured(Check):
         return [Finding(
             title=self.title,
             explanation=(f"{run.internals_unmeasured}. The checks of the loss, the metrics and the input data "
-                         "still run; those of gradients, activations, weight updates and predictions stay silent "
-                         "for this run."),
-            suggestion="Nothing to change for training. To have the internals checked, give the model a call() "
-                       "that runs the forward pass its train_step uses.",
+                         "still run; those of gradients, activations and predictions stay silent for this run."),
+            suggestion="Nothing to change for training. To have the gradients and activations checked too, give the "
+                       "model a call() that runs the forward pass its train_step uses.",
             snippet="def call(self, inputs):\n    return self.decoder(self.encoder(inputs))  # your forward pass",
             evidence={"reason": run.internals_unmeasured},
         )]

@@ -42,19 +42,27 @@ class LearningRateUnusual(Check):
     ends near 0, both on purpose. For the same reason, a rate that a callback changes
     during training (`ReduceLROnPlateau`, `LearningRateScheduler`) is only reported
     when it rises above the range.
+
+    SGD with momentum m moves `lr / (1 - m)` per unit of a gradient that keeps its
+    direction: `SGD(0.1, momentum=0.99)` steps like a plain SGD at 10. Before training,
+    a rate inside the range fires when that effective rate exceeds `momentum_factor`
+    times the range's top (`SGD(0.1, momentum=0.9)`, effective 1, the classic ResNet
+    setting, stays quiet).
     """
 
     id = "learning_rate_unusual"
     title = "Unusual learning rate"
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
-    thresholds = {"factor": 1.0}
+    thresholds = {"factor": 1.0, "momentum_factor": 2.0}
 
     def on_train_begin(self, run: RunInfo) -> Findings:
         peak = run.peak_learning_rate
         if peak is None:  # the schedule could not be read: judge the current rate
-            return self._judge(run, run.learning_rate)
-        return self._judge(run, peak, scheduled=peak != run.learning_rate)
+            findings = self._judge(run, run.learning_rate)
+        else:
+            findings = self._judge(run, peak, scheduled=peak != run.learning_rate)
+        return findings or self._judge_momentum(run, peak if peak is not None else run.learning_rate) or findings
 
     def __init__(self, **thresholds: float) -> None:
         super().__init__(**thresholds)
@@ -90,6 +98,32 @@ class LearningRateUnusual(Check):
             evidence={"learning_rate": lr, "optimizer": run.optimizer, "usual_range": [low, high],
                       "factor": factor},
             confidence=Confidence.HIGH if far else Confidence.MEDIUM,
+            location=run.compile_location,
+        )]
+
+
+    def _judge_momentum(self, run: RunInfo, lr: float | None) -> Findings:
+        usual, momentum = learning_rate_range(run.optimizer), run.momentum
+        if usual is None or lr is None or momentum is None or not 0.0 < momentum < 1.0:
+            return None
+        low, high, suggested = usual
+        effective = lr / (1.0 - momentum)
+        if effective <= self.threshold("momentum_factor") * high:
+            return None
+        self._reported = True
+        return [Finding(
+            title="Momentum makes the learning rate too high",
+            explanation=(f"The learning rate {lr:g} is inside {run.optimizer}'s usual range [{low:g}, {high:g}], but "
+                         f"with momentum {momentum:g} the steps add up: where the gradient keeps its direction, "
+                         f"SGD moves lr / (1 - momentum) = {effective:.3g} per unit of gradient, "
+                         f"{effective / high:.3g} times the range's top. The loss is likely to swing up and down "
+                         "or blow up."),
+            suggestion=(f"Keep lr / (1 - momentum) at most {high:g}: with momentum {momentum:g}, a learning rate of "
+                        f"{high * (1.0 - momentum):.2g} or lower; or the usual momentum 0.9 with a learning rate "
+                        f"of {suggested:g}."),
+            snippet=f"keras.optimizers.SGD(learning_rate={suggested:g}, momentum=0.9)",
+            evidence={"learning_rate": lr, "momentum": momentum, "effective_learning_rate": effective,
+                      "usual_range": [low, high], "momentum_factor": self.threshold("momentum_factor")},
             location=run.compile_location,
         )]
 

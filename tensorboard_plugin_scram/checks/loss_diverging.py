@@ -43,9 +43,14 @@ class LossDiverging(Check):
     A cross-entropy computed from probabilities cannot grow without bound: Keras clips
     them to [1e-7, 1 - 1e-7], so its loss stops near -ln(1e-7) = 16.1 (on JAX and
     PyTorch always; on TensorFlow when no logits reach the loss). For such a loss the
-    rule also fires when it stays above `ceiling_share` of that ceiling (and twice the
-    reference), and as an error above `ceiling_error_share` of it: the model then puts
-    nearly all its probability on wrong classes, a diverged softmax.
+    rule also fires when it stays above `ceiling_share` of that ceiling (and twice ln k,
+    or twice the reference when k is unknown), and as an error above `ceiling_error_share`
+    of it: the model then puts nearly all its probability on wrong classes, a diverged
+    softmax. When the very first loss already sat there, the finding is a warning titled
+    "Loss at its ceiling from the start": the model was initialised (or fed) so that its
+    outputs are extreme, and where its gradients vanish through the clipped probabilities
+    it cannot recover (on JAX and PyTorch, where this does not end in NaN, the only sign of
+    an exploding initialisation).
     """
 
     id = "loss_diverging"
@@ -68,7 +73,8 @@ class LossDiverging(Check):
         ratio = loss / reference
         ceiling = _clipped_ceiling(history)
         rising = ratio >= self.threshold("factor") or (
-            ceiling is not None and loss >= max(self.threshold("ceiling_share") * ceiling, 2 * reference))
+            ceiling is not None and loss >= max(self.threshold("ceiling_share") * ceiling,
+                                                2 * (_chance_loss(history) or reference)))
         self._streak = self._streak + 1 if rising else 0
         if self._streak < self.threshold("patience") and ratio < self.threshold("error_factor"):
             return []
@@ -87,11 +93,15 @@ class LossDiverging(Check):
     def _finding(self, loss: float, reference: float, ratio: float, step: int, history: History,
                  error: bool) -> Finding:
         run = history.run
+        share = self.threshold("ceiling_share")
+        at_ceiling = _clipped_ceiling(history) is not None and share * _CEILING <= loss
+        if at_ceiling and history.first_loss >= share * _CEILING:
+            return _ceiling_from_the_start(step, loss, history)
         usual = learning_rate_range(run.optimizer)
         suggested = usual[2] if usual else 1e-3
         explanation = (f"At step {step} the loss is {loss:.3g}, {ratio:.3g} times its starting value "
                        f"{reference:.3g}. The updates are likely overshooting; the loss could soon become NaN.")
-        if _clipped_ceiling(history) is not None and self.threshold("ceiling_share") * _CEILING <= loss <= _CEILING:
+        if at_ceiling:
             explanation += (f" A cross-entropy stops near {_CEILING:.3g} (probabilities are clipped at 1e-7): at "
                             f"{loss:.3g} the model puts nearly all its probability on wrong classes.")
         if run.learning_rate is not None:
@@ -106,6 +116,34 @@ class LossDiverging(Check):
             severity=Severity.ERROR if error else Severity.WARNING,
             location=run.compile_location,
         )
+
+
+def _ceiling_from_the_start(step: int, loss: float, history: History) -> Finding:
+    """The loss never came down from the ceiling: the untrained model's outputs were already extreme."""
+    chance = _chance_loss(history)
+    versus = f", against {chance:.3g} for uniform guessing" if chance else ""
+    if loss <= _CEILING * 1.001:
+        outlook = (f" A cross-entropy over probabilities clipped at 1e-7 stops near {_CEILING:.3g}, where no "
+                   "gradient passes through them (always so on JAX and PyTorch): the model cannot recover.")
+    else:
+        outlook = (" The loss is computed from the logits here (Keras on TensorFlow), so it is not clipped and "
+                   "the model may still recover, slowly; its first steps are wasted.")
+    return Finding(
+        title="Loss at its ceiling from the start",
+        explanation=(
+            f"At step {step} the loss is {loss:.3g}, and it started there{versus}: the untrained model already put "
+            "nearly all its probability on wrong classes, so its outputs were extreme from the first step, from "
+            "inputs far from unit scale or weights initialised too large (activations growing layer after "
+            f"layer).{outlook}"),
+        suggestion=("Scale the inputs (for example to [0, 1] or to zero mean and unit variance) and keep the "
+                    "weights at the scale their activations need (Keras' defaults: Glorot, or He for ReLU layers); "
+                    "the first loss should then be near chance level."),
+        snippet='keras.layers.Dense(64, activation="relu", kernel_initializer="he_normal")',
+        evidence={"loss": loss, "first_loss": history.first_loss, "chance_loss": chance, "ceiling": _CEILING},
+        severity=Severity.WARNING,
+        confidence=Confidence.MEDIUM,
+        location=history.run.compile_location,
+    )
 
 
 # -ln(1e-7): where Keras' cross-entropies over clipped probabilities stop.

@@ -8,10 +8,13 @@ import statistics
 from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
 from tensorboard_plugin_scram.checks._layers import (
     StreakCheck,
+    followed_by_parts,
     lookup_table,
     measured,
     names,
     nice_number,
+    part_names,
+    quoted_list,
     update_ratio,
 )
 from tensorboard_plugin_scram.checks.base import Finding, Findings
@@ -61,7 +64,11 @@ class UpdateRatioUnusual(StreakCheck):
     all is left to `weights_not_updating`. In SCRAM's runs, Adam at its default learning
     rate gave ratios of 2e-4 to 6e-3 (healthy MLP, CNN, batch normalisation), Adam at 0.1
     gave 0.13 on the first sampled step, SGD at 1e-5 gave 1e-6. Layers on the same side
-    are reported together (the learning rate is shared), with their median ratio.
+    are reported together (the learning rate is shared), with their median ratio. The
+    parts of a model that trains through its own `train_step` (a GAN's generator and
+    discriminator) each have their own optimizer, whose learning rate SCRAM does not know:
+    the finding names the parts (`'discriminator.dense_2'`) and the factor to change that
+    optimizer's rate by.
     """
 
     id = "update_ratio_unusual"
@@ -95,8 +102,6 @@ class UpdateRatioUnusual(StreakCheck):
     def _finding(self, side: str, found: list[tuple[LayerStats, float]], step: int, run: RunInfo) -> Finding:
         median = statistics.median(r for _, r in found)
         layers = [layer for layer, _ in found]
-        lr = run.learning_rate
-        suggested = _suggested(run, median)
         if side == "high":
             meaning = ("each step rewrites a large part of the weights, so training is likely unstable "
                        "(units die or saturate, the loss jumps); the learning rate is likely too high")
@@ -104,22 +109,56 @@ class UpdateRatioUnusual(StreakCheck):
             meaning = ("the weights barely move, so training is likely very slow; the learning rate may be too "
                        "low, or the gradients reaching these layers vanish")
         listed = names(layers[:4]) + (f" and {len(layers) - 4} more" if len(layers) > 4 else "")
-        lr_text = f" (learning rate {lr:g})" if lr is not None else ""
+        # A model with its own train_step applies its own optimizers: the compiled one says nothing.
+        if followed_by_parts(run):
+            advice = _part_advice(side, found, median)
+        else:
+            advice = _rate_advice(run, _suggested(run, median))
         return Finding(
-            title=f"Weight updates too {'large' if side == 'high' else 'small'}",
+            title=f"Weight updates{advice['whose']} too {'large' if side == 'high' else 'small'}",
             explanation=(f"At step {step}, one training step changed the weights of {listed} by "
                          f"{median:.2g} of their size (median), against about {_HEALTHY:g} in healthy training"
-                         f"{lr_text}: {meaning}."),
-            suggestion=(f"Change the learning rate by about the factor the ratio is off (try {suggested:g})."
-                        if suggested else "Change the learning rate by about the factor the ratio is off."),
-            snippet=optimizer_snippet(run.optimizer, suggested) if suggested else None,
+                         f"{advice['rate']}: {meaning}.{advice['note']}"),
+            suggestion=advice["suggestion"],
+            snippet=advice["snippet"],
             evidence={"update_ratios": {layer.name: r for layer, r in found}, "median": median,
-                      side: self.threshold(side), "learning_rate": lr},
+                      side: self.threshold(side), **advice["evidence"]},
             severity=Severity.WARNING if side == "high" else Severity.INFO,
             confidence=Confidence.MEDIUM if side == "high" else Confidence.LOW,
             key=side,
             location=run.compile_location or run.fit_location,
         )
+
+
+def _rate_advice(run: RunInfo, suggested: float | None) -> dict:
+    """The fix through the compiled optimizer's learning rate."""
+    lr = run.learning_rate
+    return {
+        "whose": "", "note": "", "rate": f" (learning rate {lr:g})" if lr is not None else "",
+        "suggestion": (f"Change the learning rate by about the factor the ratio is off (try {suggested:g})."
+                       if suggested else "Change the learning rate by about the factor the ratio is off."),
+        "snippet": optimizer_snippet(run.optimizer, suggested) if suggested else None,
+        "evidence": {"learning_rate": lr},
+    }
+
+
+def _part_advice(side: str, found: list[tuple[LayerStats, float]], median: float) -> dict:
+    """The fix for parts of a model with its own train_step: each part has its own optimizer, whose learning
+    rate SCRAM does not know, so the fix is a factor."""
+    parts = quoted_list(part_names(layer for layer, _ in found))
+    factor = nice_number(median / _HEALTHY) if side == "high" else nice_number(_HEALTHY / median)
+    change = "Divide" if side == "high" else "Multiply"
+    return {
+        "whose": f" of {parts}", "rate": "",
+        "note": (f" The learning rate meant is that of the optimizer train_step applies to {parts}, not the one "
+                 "given to compile()."),
+        "suggestion": f"{change} the learning rate of the optimizer that updates {parts} by about {factor:g}, "
+                      "where you create it.",
+        "snippet": (f"# where you create the optimizer train_step applies to {parts} (keep its class):\n"
+                    f"optimizer = keras.optimizers.Adam(learning_rate=current_rate {'/' if side == 'high' else '*'} "
+                    f"{factor:g})"),
+        "evidence": {"factor": factor},
+    }
 
 
 def _ordinary_layers(layers: list[LayerStats], near_zero: float) -> set[str]:

@@ -5,11 +5,18 @@ from __future__ import annotations
 import math
 
 from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
-from tensorboard_plugin_scram.checks._layers import StreakCheck, measured, names
+from tensorboard_plugin_scram.checks._layers import (
+    StreakCheck,
+    followed_by_parts,
+    measured,
+    names,
+    part_names,
+    quoted_list,
+)
 from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.observations import BatchObservation, LayerStats
+from tensorboard_plugin_scram.observations import BatchObservation, LayerStats, RunInfo
 
 _ALL = "all layers"
 
@@ -49,6 +56,11 @@ class WeightsNotUpdating(StreakCheck):
     fallen to `converged_share` of its first value the model has learned what it can:
     near the minimum the gradients, and with plain SGD the updates, are too small to
     change a float32 weight, which is convergence, not a fault, and is not judged.
+    A model that trains through its own `train_step` without `call()` (a GAN, a VAE) is
+    followed part by part (see `internals_not_measured`), without gradients: a part none
+    of whose layers changed is reported once, by name (`'generator'`), as train_step not
+    updating it when it never changed, as its gradient having died when it changed at an
+    earlier sampled step.
     """
 
     id = "weights_not_updating"
@@ -57,6 +69,10 @@ class WeightsNotUpdating(StreakCheck):
     confidence = Confidence.HIGH
     thresholds = {"max_change": 0.0, "patience": 2, "converged_share": 1e-3}
     batch_needs = frozenset({"model"})
+
+    def __init__(self, **thresholds: float) -> None:
+        super().__init__(**thresholds)
+        self._moved_parts: set[str] = set()  # parts of a model with its own train_step seen changing
 
     def on_batch(self, obs: BatchObservation, history: History) -> Findings:
         model = measured(obs, history)
@@ -69,12 +85,65 @@ class WeightsNotUpdating(StreakCheck):
         if self._converged(history):
             return []
         stuck = [layer for layer in layers if self._unchanged(layer)]
+        if followed_by_parts(history.run):
+            return self._part_findings(layers, stuck, obs, history.run)
         keys = [_ALL] if stuck and len(stuck) == len(layers) else [layer.name for layer in stuck]
         streaks = self._streaks.update(keys)
         patience = self.threshold("patience")
         if keys == [_ALL]:
             return [self._all_finding(stuck, obs, history)] if streaks[_ALL] >= patience else []
         return [self._layer_finding(layer, obs) for layer in stuck if streaks[layer.name] >= patience]
+
+    def _part_findings(self, layers: list[LayerStats], stuck: list[LayerStats], obs: BatchObservation,
+                       run: RunInfo) -> list[Finding]:
+        """A model followed part by part (its own train_step): one finding per part none of whose layers changed,
+        one per layer for a stuck layer in a part that otherwise learns."""
+        whole = [part for part in part_names(stuck) if all(self._unchanged(layer) for layer in layers
+                                                            if _part(layer) == part)]
+        self._moved_parts.update(part_names(layer for layer in layers if not self._unchanged(layer)))
+        alone = [layer for layer in stuck if _part(layer) not in whole]
+        streaks = self._streaks.update([*whole, *(layer.name for layer in alone)])
+        patience = self.threshold("patience")
+        findings = [self._part_finding(part, [layer for layer in stuck if _part(layer) == part], layers, obs, run)
+                    for part in whole if streaks[part] >= patience]
+        return findings + [self._layer_finding(layer, obs) for layer in alone if streaks[layer.name] >= patience]
+
+    def _part_finding(self, part: str, stuck: list[LayerStats], layers: list[LayerStats], obs: BatchObservation,
+                      run: RunInfo) -> Finding:
+        others = [name for name in part_names(layers) if name != part]
+        moving = f", while {quoted_list(others)} did" if others else ""
+        if part in self._moved_parts:  # it learnt, then stopped: its gradient died, not its wiring
+            cause = (f"'{part}' did change at earlier sampled steps, so train_step does update it: its gradient has "
+                     "likely become exactly zero (outputs saturated after updates too large, see "
+                     "update_ratio_unusual), or its optimizer's learning rate decayed to zero.")
+            suggestion = (f"Lower the learning rate of the optimizer train_step applies to '{part}' (large updates "
+                          "saturate its outputs), or check its learning-rate schedule.")
+            snippet = (f"# where you create the optimizer train_step applies to '{part}' (keep its class):\n"
+                       "optimizer = keras.optimizers.Adam(learning_rate=current_rate / 10)")
+        else:
+            cause = (f"The likely cause is that train_step applies no update to '{part}': its gradients taken or "
+                     "applied for another part's weights (a copy-paste slip between two optimizer steps), an "
+                     "optimizer with learning rate 0, or no optimizer step for it at all.")
+            suggestion = (f"In train_step, take the gradient of '{part}''s loss with respect to '{part}''s own "
+                          "trainable weights and apply it with its optimizer (learning rate above 0).")
+            snippet = (f"weights = self.{part}.trainable_weights  # '{part}', not another part\n"
+                       "grads = tape.gradient(loss, weights)\n"
+                       "optimizer.apply_gradients(zip(grads, weights))  # its own optimizer, learning_rate > 0")
+        return Finding(
+            title=f"Weights of '{part}' not updating",
+            explanation=(f"None of the {len(stuck)} trainable layers of '{part}' ({names(stuck)}) changed a single "
+                         f"weight at step {obs.step}, on {int(self.threshold('patience'))} sampled steps in a "
+                         f"row{moving}: '{part}' learns nothing. The model trains through its own train_step, so "
+                         f"SCRAM cannot see its gradients. {cause}"),
+            suggestion=suggestion,
+            snippet=snippet,
+            evidence={"part": part, "layers": [layer.name for layer in stuck],
+                      "update_norms": {layer.name: layer.update_norm for layer in stuck},
+                      "max_change": self.threshold("max_change")},
+            confidence=Confidence.HIGH,
+            key=part,
+            location=run.compile_location or run.fit_location,
+        )
 
     def _converged(self, history: History) -> bool:
         """Whether the latest loss is at most `converged_share` of the first one."""
@@ -92,8 +161,20 @@ class WeightsNotUpdating(StreakCheck):
         lr = run.learning_rate
         usual = learning_rate_range(run.optimizer)
         suggested = usual[2] if usual else 1e-3
+        suggestion = f"Use a positive learning rate (try {suggested:g}) where you create the optimizer."
+        snippet = optimizer_snippet(run.optimizer, suggested)
+        gradients = [layer.grad_norm for layer in layers if layer.grad_norm is not None]
         if lr is not None and lr <= 0:
             cause, confidence = f"The learning rate is {lr:g}, so the optimizer makes no updates.", Confidence.HIGH
+        elif gradients and not any(gradients):
+            # Nothing to apply: blaming the learning rate would send the user the wrong way.
+            cause, confidence = ("Every layer's gradient is exactly zero, so there is nothing to apply: the outputs "
+                                 "are saturated (a softmax or sigmoid whose clipped probabilities pass no gradient, "
+                                 "often from inputs or initial weights far from unit scale) or do not depend on the "
+                                 "weights (dead ReLUs, a stop_gradient)."), Confidence.MEDIUM
+            suggestion = ("Make the gradient flow: scale the inputs, keep the initial weights at Keras' defaults "
+                          "(Glorot, He for ReLU layers), and check that the first loss is near chance level.")
+            snippet = 'keras.layers.Dense(64, activation="relu", kernel_initializer="he_normal")'
         else:
             lr_text = f" ({lr:g})" if lr is not None else ""
             cause, confidence = (f"The learning rate{lr_text} may have decayed to zero, or no gradient reaches "
@@ -103,8 +184,8 @@ class WeightsNotUpdating(StreakCheck):
             explanation=(f"None of the {len(layers)} trainable layers changed a single weight at step {obs.step}, "
                          f"on {int(self.threshold('patience'))} sampled steps in a row: the model learns nothing. "
                          + cause),
-            suggestion=f"Use a positive learning rate (try {suggested:g}) where you create the optimizer.",
-            snippet=optimizer_snippet(run.optimizer, suggested),
+            suggestion=suggestion,
+            snippet=snippet,
             evidence={"layers": [layer.name for layer in layers], "learning_rate": lr,
                       "max_change": self.threshold("max_change")},
             confidence=confidence,
@@ -114,7 +195,11 @@ class WeightsNotUpdating(StreakCheck):
 
     def _layer_finding(self, layer: LayerStats, obs: BatchObservation) -> Finding:
         after = _dead_after(layer, obs.model.layers)
-        if layer.grad_norm == 0 and after:
+        if layer.grad_norm is None:  # a part of a model with its own train_step: no gradient measured
+            cause = ("SCRAM cannot measure its gradient (the model trains through its own train_step): its output "
+                     "may not reach the loss train_step computes, or train_step's optimizer step leaves it out.")
+            snippet = "grads = tape.gradient(loss, weights)  # check that this layer's weights are among `weights`"
+        elif layer.grad_norm == 0 and after:
             cause = (f"Its gradient is exactly zero: the ReLU units of {names(after)} after it are dead, "
                      "so no gradient flows back to it (see dead_relu).")
             snippet = 'keras.layers.Dense(..., activation="leaky_relu", kernel_initializer="he_normal")'
@@ -144,3 +229,7 @@ def _dead_after(layer: LayerStats, layers: tuple[LayerStats, ...]) -> list[Layer
     """The layers from this one on whose ReLU units are (almost) all dead."""
     start = next((i for i, other in enumerate(layers) if other.name == layer.name), len(layers))
     return [other for other in layers[start:] if other.dead_fraction is not None and other.dead_fraction >= 0.9]
+
+
+def _part(layer: LayerStats) -> str:
+    return layer.name.partition(".")[0]

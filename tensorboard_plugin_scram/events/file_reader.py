@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
@@ -25,18 +25,28 @@ from tensorboard_plugin_scram.events.records import RunRecords
 _HEADER = struct.Struct("<QI")
 # A record longer than this is taken for corruption rather than read into memory.
 _MAX_RECORD_BYTES = 64 * 1024 * 1024
+# Files are read in pieces this large: one request per piece on a remote store, rather
+# than three per record.
+_CHUNK_BYTES = 4 * 1024 * 1024
 
 
-def read_logdir(logdir: str) -> list[RunRecords]:
-    """Every run under `logdir` (recursively) that holds SCRAM records, by run name."""
-    runs = (read_run(path, run) for run, path in find_run_dirs(logdir))
+def read_logdir(logdir: str, run_filter: Callable[[str], object] | None = None) -> list[RunRecords]:
+    """Every run under `logdir` (recursively) that holds SCRAM records, by run name.
+
+    Args:
+        logdir: A local path or a URL of TensorBoard's file layer.
+        run_filter: Only runs whose name it is true for are read (e.g. a compiled regex's `search`).
+    """
+    found = [(run, path) for run, path in find_run_dirs(logdir) if run_filter is None or run_filter(run)]
+    runs = (read_run(path, run) for run, path in found)
     return [records for records in runs if not records.empty]
 
 
 def find_run_dirs(logdir: str) -> list[tuple[str, str]]:
     """`(run name, directory)` of every directory holding event files, like TensorBoard."""
     found = []
-    for directory, dirnames, filenames in storage.gfile().walk(logdir):
+    logdir = storage.directory(logdir)
+    for directory, dirnames, filenames in storage.gfile(path=logdir).walk(logdir):
         dirnames.sort()
         if any(is_event_file(name) for name in filenames):
             run = os.path.relpath(directory, logdir).replace(os.sep, "/")
@@ -47,7 +57,7 @@ def find_run_dirs(logdir: str) -> list[tuple[str, str]]:
 def read_run(directory: str, run: str) -> RunRecords:
     """SCRAM's records from the event files directly inside `directory`."""
     collector = RunCollector(run)
-    names = sorted(n for n in storage.gfile().listdir(directory) if is_event_file(n))
+    names = sorted(n for n in storage.gfile(path=directory).listdir(directory) if is_event_file(n))
     for name in names:
         for tag, raw, readable in scram_values(os.path.join(directory, name)):
             if readable:
@@ -85,19 +95,35 @@ def is_event_file(name: str) -> bool:
 def _records(path: str) -> Iterator[bytes]:
     """The records of a TFRecord file; stops at the first truncated or corrupt header."""
     try:
-        handle = storage.gfile().GFile(path, "rb")
+        handle = storage.gfile(path=path).GFile(path, "rb")
     except Exception:  # OSError, or the file layer's NotFoundError
         return
     with handle:
-        while True:
-            header = handle.read(_HEADER.size)
-            if len(header) < _HEADER.size:
-                return
+        yield from _split_records(_chunks(handle))
+
+
+def _chunks(handle) -> Iterator[bytes]:
+    while True:
+        chunk = handle.read(_CHUNK_BYTES)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _split_records(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """TFRecord framing (length, its CRC, data, data's CRC) over a file read in pieces."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        offset = 0
+        while len(buffer) - offset >= _HEADER.size:
+            header = bytes(buffer[offset:offset + _HEADER.size])
             length, length_crc = _HEADER.unpack(header)
             if masked_crc32c(header[:8]) != length_crc or length > _MAX_RECORD_BYTES:
                 return
-            data = handle.read(length)
-            footer = handle.read(4)
-            if len(data) < length or len(footer) < 4:
-                return
-            yield data
+            end = offset + _HEADER.size + length + 4
+            if end > len(buffer):
+                break  # the record goes on in the next piece
+            yield bytes(buffer[offset + _HEADER.size:end - 4])
+            offset = end
+        del buffer[:offset]

@@ -8,7 +8,7 @@ metadata says a newer SCRAM wrote them are counted as skipped, not decoded.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tensorboard.data import provider as provider_lib
@@ -31,10 +31,14 @@ class ProviderReader:
 
     Args:
         data_provider: TensorBoard's `DataProvider`.
+        keep: What of a freshly decoded run is cached and handed out (the plugin thins
+            long runs' curves with it, to bound its memory); all of it by default.
     """
 
-    def __init__(self, data_provider: provider_lib.DataProvider) -> None:
+    def __init__(self, data_provider: provider_lib.DataProvider,
+                 keep: Callable[[RunRecords], RunRecords] | None = None) -> None:
         self._provider = data_provider
+        self._keep = keep or (lambda records: records)
         self._cache: dict[str, tuple[Any, RunRecords]] = {}
         self._lock = threading.Lock()
 
@@ -56,7 +60,10 @@ class ProviderReader:
         fresh = self._read(ctx, experiment_id, {run: listing[run] for run in stale}) if stale else {}
         with self._lock:
             for run in stale:
-                self._cache[run] = (versions[run], fresh.get(run, RunRecords(run=run)))
+                self._cache[run] = (versions[run], self._keep(fresh.get(run, RunRecords(run=run))))
+            if runs is None:  # every run was listed: forget those that are gone
+                for gone in set(self._cache) - set(versions):
+                    del self._cache[gone]
             return {run: self._cache[run][1] for run in versions}
 
     def keras_scalars(self, ctx: Any, experiment_id: str, scram_run: str) -> dict[str, list[tuple[int, float]]]:

@@ -112,12 +112,17 @@ def multi_hot_rows(batch: np.ndarray) -> float:
 
 
 def class_counts(batch: np.ndarray) -> np.ndarray:
-    """How many samples of the batch have each class label (zeros if not class labels).
+    """How many labels of the batch have each class (zeros if not class labels).
 
     Class ids (one value per sample) are counted for ids 0..MAX_CLASSES-1; one-hot rows of
-    up to MAX_CLASSES columns are summed column by column. Anything else (ids out of range,
-    wider, multi-hot or soft labels, non-integer targets) gives zeros. Integer regression
-    targets do give counts: whether the loss is a classification loss is the check's call.
+    up to MAX_CLASSES columns are summed column by column. Sequence labels are counted at
+    every position: one-hot rows per time step `(batch, time, classes)`, ids per time step
+    `(batch, time)` or `(batch, time, 1)`, so the counts are the real class frequencies of
+    the positions the loss scores. A 2-D array of 0s and 1s that is not one-hot (multi-hot
+    labels, or binary tags per position: the loss alone tells them apart) and anything
+    else (ids out of range, wider or soft labels, non-integer targets) gives zeros.
+    Integer regression targets do give counts: whether the loss is a classification loss
+    is the check's call.
     """
     counts = np.zeros(MAX_CLASSES)
     width = batch.shape[-1] if batch.ndim > 1 else 1
@@ -127,13 +132,19 @@ def class_counts(batch: np.ndarray) -> np.ndarray:
     if not np.array_equal(rows, np.round(rows)):  # NaN, fractions: not class labels
         return counts
     if width == 1:
-        ids = rows[:, 0]
-        if ids.size and (ids.min() < 0 or ids.max() >= MAX_CLASSES):
-            return counts
-        return np.bincount(ids.astype(np.int64), minlength=MAX_CLASSES).astype(np.float64)
-    if rows.min(initial=0) >= 0 and rows.max(initial=0) <= 1 and np.all(rows.sum(axis=1) == 1):
-        counts[:width] = rows.sum(axis=0)
-    return counts
+        return _id_counts(rows[:, 0])
+    if rows.min(initial=0) >= 0 and rows.max(initial=0) <= 1:
+        if np.all(rows.sum(axis=1) == 1):
+            counts[:width] = rows.sum(axis=0)
+        return counts  # multi-hot, or binary tags per position: not told apart here
+    return _id_counts(rows.reshape(-1)) if batch.ndim == 2 else counts
+
+
+def _id_counts(ids: np.ndarray) -> np.ndarray:
+    """Labels per class id, for ids 0..MAX_CLASSES-1 (zeros if any id is out of that range)."""
+    if ids.size and (ids.min() < 0 or ids.max() >= MAX_CLASSES):
+        return np.zeros(MAX_CLASSES)
+    return np.bincount(ids.astype(np.int64), minlength=MAX_CLASSES).astype(np.float64)
 
 
 def nonfinite_count(array: np.ndarray) -> int:

@@ -21,6 +21,7 @@ from tensorboard_plugin_scram.events import metadata
 from tensorboard_plugin_scram.events.writer import ScramSummaryWriter
 from tensorboard_plugin_scram.keras_adapter import backends
 from tensorboard_plugin_scram.keras_adapter.array_probe import ArrayProbe, training_label_counts
+from tensorboard_plugin_scram.keras_adapter.compat import keras_api
 from tensorboard_plugin_scram.keras_adapter.console import Console
 from tensorboard_plugin_scram.keras_adapter.internals import InternalsProbe
 from tensorboard_plugin_scram.keras_adapter.model_facts import model_facts
@@ -29,6 +30,7 @@ from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
 from tensorboard_plugin_scram.keras_adapter.preflight import first_batch, overfit_one_batch
 from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, LossWatch, StatsSchedule, StepClock
 from tensorboard_plugin_scram.keras_adapter.source import fit_arguments, fit_batch_size, fit_weighting, locations
+from tensorboard_plugin_scram.keras_adapter.submodels import parts_monitor
 from tensorboard_plugin_scram.notebook import DiagnosticList
 from tensorboard_plugin_scram.observations import (
     BatchObservation,
@@ -385,8 +387,13 @@ class ScramCallback(keras.callbacks.Callback):
 
     def _install_internals(self, run: RunInfo, sample: tuple | None) -> InternalsProbe | None:
         self._internals = None
-        if not self.internals_every or not self._reads_model or run.internals_unmeasured:
-            return None  # a model without call() cannot be run: `internals_unmeasured` says so
+        if not self.internals_every or not self._reads_model:
+            return None
+        if run.internals_unmeasured:  # no call() to run: the weights of its trainable parts are followed instead
+            self._internals = self._attempt(_INTERNALS, lambda: parts_monitor(
+                self.model, InternalsSchedule(self.internals_every), self._clock,
+                functools.partial(self._backend.weight_values, self.model)))
+            return None
         if sample is None and self._backend.MEASURES_IN_STEP and not self._backend.single_device(self.model):
             # Measured inside the train step, the branch would need a cross-replica merge
             # inside tf.cond, which TensorFlow does not support: under a distribution
@@ -492,8 +499,7 @@ def _build_if_needed(model: keras.Model, sample: tuple | None) -> None:
     if sample is None:
         return
     try:
-        if not all(layer.built for layer in model._flatten_layers()):
-            model._symbolic_build(data_batch=(*sample, None)[:3])
+        keras_api.symbolic_build(model, sample)
     except Exception:  # Keras will build it at the first step, as always
         pass
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 
 from tensorboard_plugin_scram import notebook
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
+from tensorboard_plugin_scram.keras_adapter.compat import keras_api
 from tensorboard_plugin_scram.report import ICONS, count_summary, found_at
 
 # Keras' convention for a callback's `verbose`: "auto" follows `fit(verbose=...)`.
@@ -93,9 +94,7 @@ class Console:
 
     def _print(self, text: str) -> None:
         try:
-            from keras.src.utils import io_utils
-
-            io_utils.print_msg(text)
+            keras_api.print_line(text)
         except Exception:  # a closed or odd stdout must not reach the training
             self._broken = True
 
@@ -137,13 +136,7 @@ def summary_text(headline: str, this_fit: Sequence[Diagnostic], footer: str) -> 
 
 def _bar_drawn(params: Mapping | None) -> bool:
     """Whether `fit()` shows Keras' progress bar, which leaves the cursor at its line's end."""
-    try:
-        from keras.src.utils import io_utils
-
-        interactive = io_utils.is_interactive_logging_enabled()
-    except Exception:
-        interactive = True
-    return interactive and (params or {}).get("verbose", 1) in (1, "auto")
+    return keras_api.interactive_logging() and (params or {}).get("verbose", 1) in (1, "auto")
 
 
 def _when(d: Diagnostic) -> str:

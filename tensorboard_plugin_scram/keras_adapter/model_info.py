@@ -10,6 +10,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tensorboard_plugin_scram.keras_adapter.compat import keras_api
 from tensorboard_plugin_scram.observations import LayerStats, LossInfo, ModelStats, OutputInfo, RunInfo
 
 _LOSS_ALIASES = {
@@ -38,6 +39,7 @@ def describe(model: keras.Model, compile_location: str | None = None, fit_locati
         optimizer=type(optimizer).__name__ if optimizer is not None else None,
         learning_rate=_learning_rate(optimizer),
         peak_learning_rate=_peak_learning_rate(optimizer),
+        momentum=_sgd_momentum(optimizer),
         losses=_losses(getattr(model, "loss", None)),
         outputs=_outputs(model),
         embedding_inputs=_embedding_inputs(model),
@@ -121,11 +123,20 @@ def _learning_rate(optimizer: Any) -> float | None:
 
 def _peak_learning_rate(optimizer: Any) -> float | None:
     """A schedule's highest rate: warm-ups start near 0 and decays end there, both on purpose."""
-    schedule = getattr(optimizer, "_learning_rate", None)
+    schedule = keras_api.learning_rate_schedule(optimizer)
     if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
         return _learning_rate(optimizer)
     try:
         return max(float(schedule(step)) for step in _SCHEDULE_STEPS)
+    except Exception:
+        return None
+
+
+def _sgd_momentum(optimizer: Any) -> float | None:
+    if not isinstance(optimizer, keras.optimizers.SGD):
+        return None
+    try:
+        return float(optimizer.momentum or 0.0)
     except Exception:
         return None
 
@@ -164,7 +175,7 @@ def _outputs(model: keras.Model) -> tuple[OutputInfo, ...]:
         return ()
     outputs = []
     for tensor in tensors:
-        layer = getattr(getattr(tensor, "_keras_history", None), "operation", None)
+        layer = keras_api.producing_layer(tensor)
         units = tensor.shape[-1] if tensor.shape else None
         activation, source, guessed = _output_activation(layer)
         outputs.append(OutputInfo(
@@ -241,7 +252,7 @@ def _nested_output_layer(model: keras.Model) -> Any:
         outputs = list(model.outputs or ())
     except Exception:
         return None
-    return getattr(getattr(outputs[0], "_keras_history", None), "operation", None) if len(outputs) == 1 else None
+    return keras_api.producing_layer(outputs[0]) if len(outputs) == 1 else None
 
 
 def _guess_from_sublayers(layer: Any, depth: int) -> tuple[str | None, Any, bool]:
@@ -249,11 +260,7 @@ def _guess_from_sublayers(layer: Any, depth: int) -> tuple[str | None, Any, bool
     # which is usually the order its call() applies them: the last one is a guess. A
     # linear last sub-layer says nothing: call() often applies the activation itself
     # (`keras.activations.sigmoid(self.dense(x))`).
-    try:
-        sublayers = list(layer._flatten_layers(include_self=False, recursive=False))
-    except Exception:
-        return None, None, False
-    for sublayer in reversed(sublayers):
+    for sublayer in reversed(keras_api.all_layers(layer, recursive=False)):
         activation, source, _ = _output_activation(sublayer, depth + 1)
         if activation is not None:
             return (activation, source, True) if activation != "linear" else (None, None, False)
@@ -303,10 +310,7 @@ def _input_sizes(model: keras.Model) -> dict[str, int]:
 
 
 def _all_layers(model: keras.Model) -> list:
-    try:
-        return list(model._flatten_layers(include_self=False, recursive=True))
-    except Exception:
-        return list(getattr(model, "layers", []))
+    return keras_api.all_layers(model)
 
 
 def _count(weights: Any) -> int | None:

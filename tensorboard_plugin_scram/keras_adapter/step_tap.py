@@ -1,12 +1,13 @@
 """Statistics of the batches a JAX or PyTorch train step takes, seen in Python on their way in.
 
 On those backends Keras hands each batch to its train function from Python (for JAX, an
-iterator the compiled step draws from). `StepTap` wraps that function: every batch is
-screened for NaN/Inf (one sum per floating tensor), and the batches the callback asks
-for, or that hold a NaN or Inf, are summarised in NumPy (`batch_stats`), as batches read
-from arrays are. The step itself is not changed. The last batch seen is kept (a
-reference, no copy) so that the model's internals can be measured on training data when
-no arrays were given to `fit()`.
+iterator the compiled step draws from). `StepTap` wraps that function: every batch in
+host memory is screened for NaN/Inf (one sum per floating tensor), and the batches the
+callback asks for, or that hold a NaN or Inf, are summarised in NumPy (`batch_stats`), as
+batches read from arrays are. A batch already on an accelerator is only read when asked
+for: copying every batch back to the host would cost more than the step. The step itself
+is not changed. The last batch seen is kept (a reference, no copy) so that the model's
+internals can be measured on training data when no arrays were given to `fit()`.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class StepTap:
         try:
             self._latest = data
             x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+            if not self._wanted and not all(_on_host(t) for t in keras.tree.flatten((x, y)) if _has_shape(t)):
+                return
             named = [(n, role, self._to_numpy(t)) for n, role, t in named_leaves(x, y, _has_shape)]
             named = [(n, role, a) for n, role, a in named if is_numeric_array(a)]
             bad = {n: nonfinite_count(a) for n, _, a in named}
@@ -114,6 +117,13 @@ class StepTap:
 
 def _has_shape(tensor: Any) -> bool:
     return hasattr(tensor, "shape") and hasattr(tensor, "dtype")
+
+
+def _on_host(tensor: Any) -> bool:
+    """Whether NumPy can read the tensor without a copy from an accelerator (JAX, PyTorch, NumPy)."""
+    device = getattr(tensor, "device", None)
+    kind = getattr(device, "type", None) or getattr(device, "platform", None)
+    return kind is None or kind == "cpu"
 
 
 class PythonStepProbes:

@@ -30,7 +30,7 @@ class WeightSnapshots:
     def __init__(self, layers: Sequence[Any], max_params: int = MAX_PARAMS,
                  read: Callable[[Sequence[Any]], list[np.ndarray]] | None = None) -> None:
         self._layers = list(layers)
-        self._read = read or _numpy_copies
+        self._read = read or numpy_copies
         size = sum(int(np.prod(v.shape)) for layer in self._layers for v in layer.trainable_variables)
         self.enabled = size <= max_params
         self._copies: list[list[np.ndarray]] | None = None
@@ -59,7 +59,7 @@ class WeightSnapshots:
         return [_change(before, after) for before, after in zip(copies, now, strict=True)], step - since
 
 
-def _numpy_copies(variables: Sequence[Any]) -> list[np.ndarray]:
+def numpy_copies(variables: Sequence[Any]) -> list[np.ndarray]:
     # `numpy()` already returns a copy; kept in the weights' own dtype, half the bytes of float64.
     return [np.asarray(v.numpy()) for v in variables]
 

@@ -2,8 +2,8 @@
 
 import uPlot from "uplot";
 import { h, reconcile } from "../dom.js";
-import { formatInt, plural } from "../format.js";
-import { alignSeries, axisFor, gapNotes, seriesOrder } from "../chartData.js";
+import { formatInt, formatTick, plural } from "../format.js";
+import { alignSeries, axisFor, gapNotes, lossDistribution, seriesOrder } from "../chartData.js";
 import { clusterMarkers, nearestIndex } from "../chartMarkers.js";
 import { knownSeverity, severityIcon } from "../icons.js";
 
@@ -11,6 +11,7 @@ const HEIGHT = 260;
 const NEAR_PX = 10;
 const MARKER_BAND = 30;
 const PALETTE = { loss: "--c-loss", acc: "--c-acc" };
+const ticks = (u, splits) => splits.map(formatTick);
 
 /** `actions.reveal(steps)`: open and scroll to the diagnostics at those steps. Returns {el, update, destroy}. */
 export function createChart(actions) {
@@ -43,15 +44,15 @@ export function createChart(actions) {
       padding: [MARKER_BAND, null, null, null], // a band above the plot for the markers
       cursor: { drag: { x: true, y: false }, points: { size: 6 } },
       legend: { live: true },
-      scales: { x: { time: false } },
+      scales: { x: { time: false }, loss: lossDistribution(aligned) === 3 ? { distr: 3, log: 10 } : {} },
       series: [
         { label: "step", value: (u, v) => (v === null ? "—" : formatInt(v)) },
         ...aligned.names.map((name, i) => seriesOptions(name, aligned.ys[i], colors)),
       ],
       axes: [
         axis({ label: "step", labelSize: 18, size: 36 }),
-        axis({ scale: "loss", label: "loss", labelSize: 18 }),
-        ...(hasAcc ? [axis({ scale: "acc", label: "accuracy", labelSize: 18, side: 1, grid: { show: false } })] : []),
+        axis({ scale: "loss", label: "loss", labelSize: 18, size: 56, values: ticks }),
+        ...(hasAcc ? [axis({ scale: "acc", label: "accuracy", labelSize: 18, side: 1, grid: { show: false }, values: ticks })] : []),
       ],
       hooks: { draw: [drawMarkers] },
     };
@@ -88,7 +89,7 @@ export function createChart(actions) {
     showMessage("");
     const extraSteps = rows.map((r) => r.d.step);
     const withMarkers = alignSeries(sorted, extraSteps);
-    const nextShape = `${withMarkers.names.join("|")}#${themeKey()}`;
+    const nextShape = `${withMarkers.names.join("|")}#${themeKey()}#${lossDistribution(withMarkers)}`;
     const nextSource = JSON.stringify([withMarkers.xs, withMarkers.ys]);
     if (!plot || nextShape !== shape) {
       shape = nextShape;

@@ -1,27 +1,44 @@
 // The list of a run's diagnostics, ordered by step; a row expands into its card.
 // Rows are reused by key across refreshes; a card is only built when its row is opened.
+// A long run's list is virtual (views/virtualList.js): only the rows in view are in the DOM.
 
 import { attr, h, reconcile } from "../dom.js";
 import { stepLabel } from "../format.js";
 import { knownSeverity, severityBadge } from "../icons.js";
 import { buildCard } from "./card.js";
+import { createVirtualList } from "./virtualList.js";
 
 let nextId = 0;
+const COLLAPSED_ROW_PX = 38; // .diag-head's min-height and the row's border
 
 /** `actions`: toggle(key), mute(check). Returns {el, update(rows, ctx), reveal(key)}. */
 export function createTimeline(actions) {
   const list = h("ol", { class: "timeline", "data-testid": "timeline", "aria-label": "Diagnostics by step" });
+  let ctx = { run: null, expanded: new Set() };
+  const rows = createVirtualList({
+    list,
+    scroller: window,
+    keyOf: (r) => r.key,
+    sizeKeyOf: (r) => (ctx.expanded.has(r.key) ? `${r.key} open` : r.key),
+    create: (r) => createRow(r, actions),
+    update: (node, r) => updateRow(node, r, ctx, actions),
+    estimate: COLLAPSED_ROW_PX,
+  });
 
   /** ctx: {run, expanded: Set of keys}. */
-  function update(rows, ctx) {
-    if (list._run !== ctx.run) reconcile(list, [], () => "", null, null); // another run: fresh rows
-    list._run = ctx.run;
-    reconcile(list, rows, (r) => r.key, (r) => createRow(r, actions), (node, r) => updateRow(node, r, ctx, actions));
+  function update(visibleRows, nextCtx) {
+    if (list.dataset.run !== nextCtx.run) {
+      reconcile(list, [], () => "", null, null); // another run: fresh rows
+      rows.forgetHeights();
+    }
+    ctx = nextCtx;
+    list.dataset.run = ctx.run ?? "";
+    rows.setItems(visibleRows);
   }
 
-  /** Scrolls to a row, focuses its header and flashes it. */
+  /** Scrolls to a row (rendering it first when the list is virtual), focuses its header and flashes it. */
   function reveal(key) {
-    const row = list._nodesByKey?.get(key);
+    const row = rows.show(key, "center");
     if (!row) return;
     row.scrollIntoView({ block: "center" });
     row._head.focus({ preventScroll: true });

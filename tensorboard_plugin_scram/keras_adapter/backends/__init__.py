@@ -10,7 +10,11 @@
 - `MEASURES_IN_STEP`: whether the internals can be measured inside the train step
   (`recorders`), else on a batch the step probe kept (`latest_sample`);
 - `weight_values(model, variables)`: host copies of the variables' current values;
-- `single_device(model)`, `is_chief(model)`, `has_gpu()`.
+- `single_device(model)`, `is_chief(model)`, `has_gpu()`;
+- JAX and PyTorch only: `wrap_train_function(model, see) -> undo`, which shows `see` each
+  batch as Keras' train function takes it (the benchmark's paper rules use it too).
+
+Private framework APIs live in `keras_adapter/compat/`, one module per framework.
 
 Each module is imported only on its own backend, so TensorFlow is never imported on JAX
 or PyTorch.

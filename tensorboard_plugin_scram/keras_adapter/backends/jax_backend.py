@@ -1,8 +1,8 @@
 """SCRAM on Keras' JAX backend: gradients by `jax.value_and_grad`, batches seen as the step takes them.
 
 Keras trains on JAX with a stateless, compiled step: during an epoch the model's
-variables are emptied and the current state lives in `model._jax_state` (put back at
-each epoch's end). SCRAM reads the weights from there, and runs its measurement through
+variables are emptied and the current state lives in the trainer (`compat.jax_api`, put
+back at each epoch's end). SCRAM reads the weights from there, and runs its measurement through
 `model.compute_loss_and_updates`, the very function Keras differentiates, on that state:
 nothing is written back, so training is untouched.
 """
@@ -17,6 +17,7 @@ import jax
 import keras
 import numpy as np
 
+from tensorboard_plugin_scram.keras_adapter.compat import jax_api
 from tensorboard_plugin_scram.keras_adapter.internals import LayerPlan, Pass, capturing
 from tensorboard_plugin_scram.keras_adapter.step_tap import PythonStepProbes
 
@@ -39,10 +40,12 @@ def gradient_pass(model: keras.Model, plans: Sequence[LayerPlan], x: Any, y: Any
 
 
 # Per model, its pass compiled once per input shape: compiling is most of what SCRAM costs
-# a short fit() on JAX (0.9 s on a small CNN; eager, each primitive compiles: 6.5 s), and the
-# pass runs a few times per fit, so XLA is asked for its quickest compile (0.5 s there).
+# a short fit() on JAX (1.4 s on a small CNN with XLA's defaults; eager, each primitive
+# compiles: 6.5 s), and the pass runs only a few times per fit, so XLA is asked for its
+# quickest compile: no LLVM optimisation, no fusion emitters (0.13 s there; the pass then
+# runs in 60 ms instead of 25 ms, a good trade for a few runs).
 _compiled_passes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_QUICK_COMPILE = {"xla_backend_optimization_level": 0}
+_QUICK_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 
 
 def _compiled(model: keras.Model, plans: Sequence[LayerPlan], state: dict, x: Any, y: Any) -> Callable:
@@ -52,7 +55,7 @@ def _compiled(model: keras.Model, plans: Sequence[LayerPlan], state: dict, x: An
     _, jitted, by_shape = entry
     shapes = tuple((tuple(a.shape), str(a.dtype)) for a in jax.tree.leaves((state, x, y)))
     if shapes not in by_shape:
-        by_shape[shapes] = jitted.lower(state, x, y).compile(compiler_options=_QUICK_COMPILE)
+        by_shape[shapes] = jax_api.quick_compile(jitted.lower(state, x, y), _QUICK_COMPILE)
     return by_shape[shapes]
 
 
@@ -95,10 +98,9 @@ def has_gpu() -> bool:
 
 def _state(model: keras.Model) -> dict[str, list]:
     """The model's current variables' values: Keras' training state during an epoch, else the variables'."""
-    state = getattr(model, "_jax_state", None)
-    if state and not getattr(model, "_jax_state_synced", True):
-        return {key: list(state.get(key) or ()) for key in
-                ("trainable_variables", "non_trainable_variables", "optimizer_variables", "metrics_variables")}
+    state = jax_api.training_state(model)
+    if state is not None:
+        return state
     optimizer = getattr(model, "optimizer", None)
     return {
         "trainable_variables": [v.value for v in model.trainable_variables],
@@ -108,37 +110,7 @@ def _state(model: keras.Model) -> dict[str, list]:
     }
 
 
-def wrap_train_function(model: keras.Model, see: Callable[[Any], None]) -> Callable[[], None]:
-    """Shows `see` each batch as Keras' JAX step takes it; returns the undo."""
-    original = model.train_function
-
-    def train_function(state: Any, iterator: Any) -> Any:
-        return original(state, _Seen(iterator, see))
-
-    model.train_function = train_function
-
-    def undo() -> None:
-        if model.train_function is train_function:
-            model.train_function = original
-
-    return undo
-
-
-class _Seen:
-    """An iterator that shows each item to `see` on its way through."""
-
-    def __init__(self, iterator: Any, see: Callable[[Any], None]) -> None:
-        self._iterator = iterator
-        self._see = see
-
-    def __iter__(self) -> _Seen:
-        return self
-
-    def __next__(self) -> Any:
-        item = next(self._iterator)
-        self._see(item)
-        return item
-
-
+# `(model, see) -> undo`: shows `see` each batch as the train function takes it.
+wrap_train_function = jax_api.wrap_step_batches
 _probes = PythonStepProbes(gradient_pass, wrap_train_function, np.asarray)
 internals_probe, step_probe = _probes.internals_probe, _probes.step_probe

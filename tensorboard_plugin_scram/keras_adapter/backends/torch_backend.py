@@ -8,13 +8,14 @@ put back, so training goes on exactly as without SCRAM.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
 import torch
 
+from tensorboard_plugin_scram.keras_adapter.compat import keras_api, torch_api
 from tensorboard_plugin_scram.keras_adapter.internals import LayerPlan, Pass, capturing
 from tensorboard_plugin_scram.keras_adapter.step_tap import PythonStepProbes
 
@@ -34,7 +35,7 @@ def gradient_pass(model: keras.Model, plans: Sequence[LayerPlan], x: Any, y: Any
     try:
         with torch.random.fork_rng(devices=devices), torch.enable_grad(), capturing(layers) as outputs:
             y_pred = model(x, training=True)
-            loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=None, training=True)
+            loss = keras_api.training_loss(model, x, y, y_pred)
             grads = torch.autograd.grad(loss, tensors, allow_unused=True) if tensors else ()
     finally:
         with torch.no_grad():
@@ -68,22 +69,7 @@ def _numpy(tensor: Any) -> np.ndarray:
     return np.asarray(tensor)
 
 
-def wrap_train_function(model: keras.Model, see: Callable[[Any], None]) -> Callable[[], None]:
-    """Shows `see` each batch as Keras' PyTorch step takes it; returns the undo."""
-    original = model.train_function
-
-    def train_function(data: Any) -> Any:
-        see(data[0])  # Keras hands its step a one-batch list
-        return original(data)
-
-    model.train_function = train_function
-
-    def undo() -> None:
-        if model.train_function is train_function:
-            model.train_function = original
-
-    return undo
-
-
+# `(model, see) -> undo`: shows `see` each batch as the train function takes it.
+wrap_train_function = torch_api.wrap_step_batches
 _probes = PythonStepProbes(gradient_pass, wrap_train_function, _numpy)
 internals_probe, step_probe = _probes.internals_probe, _probes.step_probe

@@ -255,13 +255,7 @@ def _may_be_nonfinite(tensors: list[tf.Tensor]) -> tf.Tensor:
 
 
 def _class_counts(tensor: tf.Tensor) -> tf.Tensor:
-    """How many samples of the batch have each class label (zeros if not class labels).
-
-    Class ids (one value per sample) are counted for ids 0..MAX_CLASSES-1; one-hot rows of
-    up to MAX_CLASSES columns are summed column by column. Anything else (ids out of range,
-    wider, multi-hot or soft labels, non-integer targets) gives zeros. Integer regression
-    targets do give counts: whether the loss is a classification loss is the check's call.
-    """
+    """`batch_stats.class_counts` in graph ops: the same counts, the same zeros (a test holds them equal)."""
     x = tf.cast(tensor, tf.float32)
     width = x.shape[-1] if x.shape.rank and x.shape.rank > 1 else 1
     if width is None or width > MAX_CLASSES:
@@ -269,11 +263,19 @@ def _class_counts(tensor: tf.Tensor) -> tf.Tensor:
     rows = tf.reshape(x, [-1, width])
     whole = tf.reduce_all(tf.equal(rows, tf.round(rows)))
     if width == 1:
-        ids = rows[:, 0]
-        valid = whole & tf.reduce_all((ids >= 0) & (ids < MAX_CLASSES))
-        counts = tf.math.bincount(tf.cast(tf.where(valid, ids, 0.0), tf.int32), minlength=MAX_CLASSES,
-                                  maxlength=MAX_CLASSES, dtype=tf.float32)
-    else:
-        valid = whole & tf.reduce_all((rows >= 0) & (rows <= 1)) & tf.reduce_all(tf.equal(tf.reduce_sum(rows, 1), 1.0))
-        counts = tf.pad(tf.reduce_sum(rows, axis=0), [[0, MAX_CLASSES - width]])
+        return _id_counts(rows[:, 0], whole)
+    zeros_and_ones = tf.reduce_all((rows >= 0) & (rows <= 1))
+    one_hot = whole & zeros_and_ones & tf.reduce_all(tf.equal(tf.reduce_sum(rows, 1), 1.0))
+    counts = tf.where(one_hot, tf.pad(tf.reduce_sum(rows, axis=0), [[0, MAX_CLASSES - width]]), tf.zeros([MAX_CLASSES]))
+    if x.shape.rank != 2:
+        return counts
+    # (batch, time) class ids: every position counted, unless they are 0s and 1s (multi-hot rows)
+    return tf.where(zeros_and_ones, counts, _id_counts(tf.reshape(rows, [-1]), whole))
+
+
+def _id_counts(ids: tf.Tensor, whole: tf.Tensor) -> tf.Tensor:
+    """Labels per class id for ids 0..MAX_CLASSES-1; zeros unless every id is a whole number in range."""
+    valid = whole & tf.reduce_all((ids >= 0) & (ids < MAX_CLASSES))
+    counts = tf.math.bincount(tf.cast(tf.where(valid, ids, 0.0), tf.int32), minlength=MAX_CLASSES,
+                              maxlength=MAX_CLASSES, dtype=tf.float32)
     return tf.where(valid, counts, tf.zeros([MAX_CLASSES]))

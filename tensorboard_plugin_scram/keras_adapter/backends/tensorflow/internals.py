@@ -32,9 +32,8 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import config_pb2
-from tensorflow.python.eager import context
 
+from tensorboard_plugin_scram.keras_adapter.compat import keras_api, tensorflow_api
 from tensorboard_plugin_scram.keras_adapter.internals import (
     LAYER_COLUMNS,
     NOT_MEASURED,
@@ -135,7 +134,9 @@ class GraphInternalsProbe(InternalsProbe):
         """The pass as a traced function: on the host's share, or the whole measurement in the graph."""
         if not self._on_host:
             self._ensure_variables()
-        with _without_graph_rewrites():
+        # Optimising the graph doubles the first call (~50 ms instead of ~22 on a small CNN)
+        # and does not make the few later ones faster.
+        with tensorflow_api.without_graph_rewrites():
             if self._measure_function is None:
                 # No AutoGraph, as in Keras' own train step (`do_not_convert`): the model's code
                 # cannot branch on tensors anyway, and the trace takes a fifth of the time.
@@ -205,7 +206,7 @@ class GraphInternalsProbe(InternalsProbe):
             weights = [v.value for v in variables]
             tape.watch(weights)
             y_pred, outputs = self._forward(x)
-            loss = _compute_loss(model, x, y, y_pred, sample_weight)
+            loss = keras_api.training_loss(model, x, y, y_pred, sample_weight)
         grads = tape.gradient(loss, weights)
         for variable, value in zip(restored, saved, strict=True):
             variable.assign(value)
@@ -266,11 +267,6 @@ def _extractor(model: keras.Model, layers: list[Any]) -> keras.Model | None:
 def _variable(name: str, initial: tf.Tensor) -> tf.Variable:
     return tf.Variable(initial, trainable=False, name=name,
                        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-
-
-def _compute_loss(model: keras.Model, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> tf.Tensor:
-    compute = getattr(model, "_compute_loss", None) or model.compute_loss
-    return compute(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
 
 
 def _size(shape: Any, rows: int = 1) -> int | None:
@@ -370,28 +366,3 @@ def _quiet_tensorflow() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-@contextlib.contextmanager
-def _without_graph_rewrites() -> Iterator[None]:
-    """Calls TensorFlow functions in this thread without Grappler's graph optimisation.
-
-    The measurement's function runs a few times per `fit()`: optimising its graph doubles
-    its first call (~50 ms instead of ~22 on a small CNN, most of SCRAM's one-off cost
-    after tracing) and does not make the later ones faster. The option is the calling
-    thread's own (`function_call_options`) and is restored at once, so the user's
-    functions are optimised as usual. Without that (private) API, nothing changes.
-    """
-    ctx, previous = context.context(), None
-    try:
-        config = config_pb2.ConfigProto.FromString(ctx.function_call_options.config_proto_serialized)
-        config.graph_options.rewrite_options.disable_meta_optimizer = True
-        previous = ctx.function_call_options
-        ctx.function_call_options = context.FunctionCallOptions(previous.executor_type, config)
-    except Exception:  # another TensorFlow: its defaults then
-        previous = None
-    try:
-        yield
-    finally:
-        if previous is not None:
-            ctx.function_call_options = previous
