@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings, batch_needs
@@ -191,3 +192,32 @@ def _diagnostic(check: Check | type[Check], finding: Finding, step: int, epoch: 
         doc=DOC_PATH.format(check.id),
         wall_time=time.time(),
     )
+
+
+def warn_failure(where: str, error: BaseException, stacklevel: int = 4) -> None:
+    """The warning a framework adapter gives when a part of SCRAM fails: training goes on."""
+    warnings.warn(f"SCRAM: {where} failed ({type(error).__name__}: {error}); training continues, SCRAM may miss "
+                  "some problems.", RuntimeWarning, stacklevel=stacklevel)
+
+
+class WarnOnce:
+    """`(where, error) -> None`: the first failure of a run warns; the later ones are only recorded."""
+
+    def __init__(self) -> None:
+        self.warned = False
+
+    def __call__(self, where: str, error: BaseException) -> None:
+        if not self.warned:
+            self.warned = True
+            warn_failure(where, error, stacklevel=5)
+
+
+def record_failure(engine: Engine | None, emit: Callable[[list[Diagnostic]], None], where: str,
+                   error: BaseException, step: int, epoch: int | None) -> None:
+    """Hands the `scram_internal_error` diagnostic of a failure to `emit`; never raises."""
+    if engine is None:
+        return
+    try:
+        emit(engine.internal_error(where, error, step, epoch))
+    except Exception:  # reporting a failure must not become one
+        pass

@@ -12,6 +12,7 @@ __all__ = [
     "BatchObservation",
     "EpochObservation",
     "LayerStats",
+    "LoopStats",
     "LossInfo",
     "ModelStats",
     "OutputInfo",
@@ -170,6 +171,8 @@ class RunInfo:
         masked_output: The model's output carries a Keras mask (an `Embedding(mask_zero=True)`
             or a `Masking` layer whose mask reaches the output): the loss and the metrics skip
             the masked positions (padding), which the label counts still include.
+        framework: The framework the run trains with: `"keras"`, or `"pytorch"` for a plain
+            PyTorch loop or Lightning (messages and snippets are then written in its idiom).
     """
 
     optimizer: str | None = None
@@ -199,6 +202,7 @@ class RunInfo:
     internals_unmeasured: str | None = None
     metrics: tuple[str, ...] = ()
     masked_output: bool = False
+    framework: str = "keras"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,6 +266,33 @@ class ModelStats:
 
 
 @dataclasses.dataclass(frozen=True)
+class LoopStats:
+    """What a hand-written training loop did at one step, where Keras' `fit()` leaves no choice.
+
+    Filled by the PyTorch monitor; None on Keras runs.
+
+    Attributes:
+        optimizer_steps: Optimizer steps taken since the previous observed step.
+        eval_mode_modules: While the root module was in `eval()` mode at an optimizer
+            step: the modules whose forward depends on the mode (Dropout, BatchNorm) beside
+            trainable weights, by name, at most 8; empty in `train()` mode.
+        mode_dependent_modules: How many such modules the model holds.
+        grad_carried: Whether a backward pass added to a gradient the optimizer had already
+            applied at an earlier step (no `zero_grad()` in between); None when not known.
+        grad_norm: L2 norm of the followed parameter's gradient before that backward pass
+            added to it, when `grad_carried`; else None.
+        followed_parameter: The parameter `grad_carried` is read on, by name.
+    """
+
+    optimizer_steps: int = 0
+    eval_mode_modules: tuple[str, ...] = ()
+    mode_dependent_modules: int = 0
+    grad_carried: bool | None = None
+    grad_norm: float | None = None
+    followed_parameter: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class BatchObservation:
     """The end of one training batch.
 
@@ -273,6 +304,7 @@ class BatchObservation:
             was not sampled.
         model: Statistics from inside the model, or None when not sampled (they cost an
             extra forward and backward pass, so they are sampled more sparsely).
+        loop: What a hand-written loop did at this step (PyTorch), or None.
     """
 
     step: int
@@ -280,6 +312,7 @@ class BatchObservation:
     logs: Mapping[str, float]
     tensors: tuple[TensorStats, ...] | None = None
     model: ModelStats | None = None
+    loop: LoopStats | None = None
 
     def inputs(self) -> tuple[TensorStats, ...]:
         """The statistics of the input tensors (empty when not sampled)."""

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
-from tensorboard_plugin_scram.events.records import RunRecords
+from tensorboard_plugin_scram.events.records import PendingBatches, RunRecords
 
 # Keras metric names worth a curve: losses and accuracies.
 _CURVE_HINTS = ("loss", "acc")
@@ -27,14 +27,12 @@ def severity_counts(diagnostics: Iterable[Diagnostic]) -> dict[str, int]:
 
 
 def run_summary(records: RunRecords) -> dict[str, Any]:
-    """One entry of the `runs` route."""
-    steps = [d.step for d in records.diagnostics] + [e.step for e in records.epochs]
-    steps += [b.step for b in records.batches]
+    """One entry of the `runs` route (the run's sampled batches stay undecoded)."""
     return {
         "run": records.run,
         "counts": severity_counts(records.diagnostics),
         "checks": sorted({d.check for d in records.diagnostics}),
-        "last_step": max(steps) if steps else None,
+        "last_step": records.last_step,
         "first_error_step": first_step(records.diagnostics, Severity.ERROR),
         "first_warning_step": first_step(records.diagnostics, Severity.WARNING),
         "overhead": _overhead(records),
@@ -90,10 +88,23 @@ def downsample(points: Sequence[list], keep_steps: Collection[int] = (),
     """
     if len(points) <= max_points:
         return list(points)
-    chosen = {0, len(points) - 1} | {i for i, point in enumerate(points) if point[0] in keep_steps}
+    kept = kept_indices([point[0] for point in points], [point[1] for point in points], keep_steps, max_points)
+    return [points[i] for i in kept]
+
+
+def kept_indices(steps: Sequence[int], values: Sequence[float | None], keep_steps: Collection[int] = (),
+                 max_points: int = MAX_CURVE_POINTS) -> list[int]:
+    """The indices of the points `downsample` keeps of a curve given as its steps and its values, in order.
+
+    Thinning a long run's records needs only which points stay: given as flat lists, a curve of
+    100,000 points costs no list per point (and no garbage collection passes over them).
+    """
+    if len(steps) <= max_points:
+        return list(range(len(steps)))
+    chosen = {0, len(steps) - 1} | {i for i, step in enumerate(steps) if step in keep_steps}
     buckets = max(max_points // 6, (max_points - len(chosen)) // 3)
-    chosen.update(_bucket_extremes([point[1] for point in points], buckets))
-    return [points[i] for i in sorted(chosen)]
+    chosen.update(_bucket_extremes(values, buckets))
+    return sorted(chosen)
 
 
 def _bucket_extremes(values: list[float | None], buckets: int) -> list[int]:
@@ -127,10 +138,14 @@ def thin_records(records: RunRecords, max_points: int = MAX_CURVE_POINTS) -> Run
     run's last step, its latest cost). So a run keeps at most about `max_points` records per
     curve plus those at diagnostics' steps, however long it ran; its diagnostics all stay.
     A run of more epochs than that has Keras' own epoch curves shown at the epochs kept.
+    Batches not decoded yet (`PendingBatches`) are thinned once they are.
     """
     markers = marker_steps(records)
-    batches = _thinned(records.batches, markers, max_points)
     epochs = _thinned(records.epochs, markers, max_points)
+    if isinstance(records.batches, PendingBatches):
+        return dataclasses.replace(records, batches=records.batches.then(
+            lambda batches: _thinned(batches, markers, max_points)), epochs=epochs)
+    batches = _thinned(records.batches, markers, max_points)
     if len(batches) == len(records.batches) and len(epochs) == len(records.epochs):
         return records
     return dataclasses.replace(records, batches=batches, epochs=epochs)
@@ -143,9 +158,10 @@ def _thinned(items: tuple, markers: set[int], max_points: int) -> tuple:
     kept = {0, len(items) - 1}
     names = {name for item in items for name in item.logs}
     for name in sorted(filter(_is_curve, names)):
-        points = [[item.step, _plottable(item.logs[name]), index]
-                  for index, item in enumerate(items) if name in item.logs]
-        kept.update(point[2] for point in downsample(points, markers, max_points))
+        present = [index for index, item in enumerate(items) if name in item.logs]
+        steps = [items[index].step for index in present]
+        values = [_plottable(items[index].logs[name]) for index in present]
+        kept.update(present[i] for i in kept_indices(steps, values, markers, max_points))
     return tuple(items[index] for index in sorted(kept))
 
 

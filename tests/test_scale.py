@@ -1,5 +1,6 @@
 """SCRAM at scale (issue #21): `scram report --summary/--run`, the runs route's first-error fields,
-long curves downsampled for the chart, and the plugin's memory bounded on a long run.
+long curves downsampled for the chart, the plugin's memory bounded on a long run, and reading
+that decodes sampled batches only where they are shown (the same output as decoding them all).
 
 Log dirs are generated through SCRAM's own writer, the way the callback writes (bench/scale.py);
 routes run in-process on TensorBoard's Python loader. A real training's summary is tested in
@@ -16,12 +17,16 @@ import tracemalloc
 import urllib.parse
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench import scale
-from tensorboard_plugin_scram import views
+from tensorboard_plugin_scram import cli, report, views
 from tensorboard_plugin_scram.diagnostic import Severity
+from tensorboard_plugin_scram.events import payload
 from tensorboard_plugin_scram.events.file_reader import read_logdir
-from tensorboard_plugin_scram.events.records import RunRecords
+from tensorboard_plugin_scram.events.records import PendingBatches, RunRecords
+from tensorboard_plugin_scram.events.writer import ScramSummaryWriter
 from tensorboard_plugin_scram.plugin import PerRunCache
 from tests.builders import run_scram
 from tests.tensorboard_helpers import data_provider, get_json, plugin_client
@@ -273,3 +278,241 @@ def test_per_run_cache_rebuilds_for_new_records_and_drops_the_least_recently_use
     assert len(cache) == 2 and built == ["a", "a", "b", "c"]
     cache.retain(["c"])
     assert len(cache) == 1
+
+
+# -- reading decodes sampled batches only where they are shown ------------------------------------
+
+
+@pytest.fixture
+def decode_all_at_once(monkeypatch):
+    """Readers as they were: every batches payload decoded while reading (none is taken for plain)."""
+    monkeypatch.setattr(payload, "is_plain_batches", lambda raw: False)
+
+
+def cli_outputs(root: str, capsys) -> dict[str, str]:
+    """What `scram report` prints, and its exit status, for each way of reporting (in-process)."""
+    outputs = {}
+    for flags in ([], ["--summary"], ["--json"], ["--json", "--summary"], ["--summary", "--run", "lr_high"]):
+        capsys.readouterr()
+        status = cli.main(["report", "--color", "never", *flags, root])
+        outputs[" ".join(flags)] = f"{status}\n" + capsys.readouterr().out
+    return outputs
+
+
+def test_reading_leaves_the_batches_undecoded_and_reports_the_same(logdir, request, capsys):
+    runs = read_logdir(logdir)
+    assert len(runs) == len(FINDINGS)
+    assert all(isinstance(r.batches, PendingBatches) and not r.batches.decoded for r in runs)
+    lazy = cli_outputs(logdir, capsys)
+    request.getfixturevalue("decode_all_at_once")
+    eager_runs = read_logdir(logdir)
+    assert all(isinstance(r.batches, tuple) and r.batches for r in eager_runs)
+    assert [r.last_step for r in runs] == [r.last_step for r in eager_runs]
+    assert not any(r.batches.decoded for r in runs), "last_step is found without decoding"
+    assert runs == eager_runs, "decoded on use, the batches are those of an eager read"
+    eager = cli_outputs(logdir, capsys)
+    assert list(lazy) == list(eager) and all(lazy[k] == eager[k] for k in lazy)
+    assert "first at step" in lazy["--summary"] and json.loads(lazy["--json"].split("\n", 1)[1])
+
+
+def plugin_over(root: str):
+    """A SCRAM plugin on TensorBoard's Python loader over `root`, with a request context."""
+    from tensorboard.context import RequestContext
+    from tensorboard.plugins import base_plugin
+
+    from tensorboard_plugin_scram.plugin import ScramPlugin
+
+    provider = scale.python_loader(root)
+    return ScramPlugin(base_plugin.TBContext(data_provider=provider, logdir=None)), RequestContext()
+
+
+def route_answers(root: str) -> dict[str, object]:
+    """Every route's answer for every run of `root`, from a fresh plugin."""
+    plugin, ctx = plugin_over(root)
+    answers: dict[str, object] = {"runs": plugin.runs_impl(ctx, "")}
+    names = [r["run"] for r in answers["runs"]["runs"]]
+    for run in names:
+        answers[f"diagnostics {run}"] = json.loads(plugin.diagnostics_impl(ctx, "", run))
+        answers[f"series {run}"] = plugin.series_impl(ctx, "", run)
+    answers["compare"] = plugin.compare_impl(ctx, "", names)
+    answers["runs again"] = plugin.runs_impl(ctx, "")
+    return answers
+
+
+def test_routes_answer_the_same_as_when_every_batch_was_decoded(long_logdir, request):
+    lazy = route_answers(long_logdir)
+    request.getfixturevalue("decode_all_at_once")
+    eager = route_answers(long_logdir)
+    assert list(lazy) == list(eager) and len(lazy) == 2 * 2 + 3
+    for key in lazy:
+        assert lazy[key] == eager[key], key
+    assert all(len(s["points"]) > 1000 for s in lazy["series long/scram"]["series"]), "long curves, downsampled"
+
+
+def test_runs_and_diagnostics_routes_decode_no_batch_and_series_only_its_runs(logdir):
+    plugin, ctx = plugin_over(logdir)
+
+    def decoded() -> set[str]:
+        held = plugin._reader.records(ctx, "")
+        assert all(isinstance(r.batches, PendingBatches) for r in held.values())
+        return {run for run, r in held.items() if r.batches.decoded}
+
+    runs = plugin.runs_impl(ctx, "")["runs"]
+    assert len(runs) == len(FINDINGS) and all(r["last_step"] == 59 for r in runs)
+    for run in FINDINGS:
+        plugin.diagnostics_impl(ctx, "", run)
+    plugin.compare_impl(ctx, "", list(FINDINGS))
+    assert decoded() == set()
+    series = plugin.series_impl(ctx, "", "exp/lr_high/scram")
+    assert decoded() == {"exp/lr_high/scram"}
+    assert max(p[0] for s in series["series"] for p in s["points"]) == 59
+
+
+def test_the_last_step_is_exact_when_a_second_fit_starts_the_steps_again(tmp_path, request):
+    """The writer raises the event steps of a repeated step; the batches keep their own."""
+    writer = ScramSummaryWriter(str(tmp_path / "scram"))
+    for step in [*range(30), *range(12)]:  # a second fit with the same callback counts from 0
+        writer.write_batch(step, step // 10, {"loss": 1.0 / (step + 1)})
+        if step in (29, 11):
+            writer.flush()
+    writer.close()
+    [lazy] = read_logdir(str(tmp_path))
+    assert lazy.last_step == 29 and not lazy.batches.decoded
+    assert [b.step for b in lazy.batches] == [*range(30), *range(12)]
+    request.getfixturevalue("decode_all_at_once")
+    [eager] = read_logdir(str(tmp_path))
+    assert eager.last_step == 29 and eager.batches == lazy.batches
+
+
+@pytest.mark.training
+def test_a_real_fit_reads_and_serves_the_same_as_decoding_every_batch(trained_logdir, request, capsys):
+    lazy_runs = read_logdir(trained_logdir)
+    assert lazy_runs and any(isinstance(r.batches, PendingBatches) for r in lazy_runs)
+    lazy_cli, lazy_routes = cli_outputs(trained_logdir, capsys), route_answers(trained_logdir)
+    request.getfixturevalue("decode_all_at_once")
+    eager_runs = read_logdir(trained_logdir)
+    assert lazy_runs == eager_runs and sum(len(r.batches) for r in eager_runs) > 0
+    eager_cli, eager_routes = cli_outputs(trained_logdir, capsys), route_answers(trained_logdir)
+    assert list(lazy_cli) == list(eager_cli) and all(lazy_cli[k] == eager_cli[k] for k in lazy_cli)
+    assert list(lazy_routes) == list(eager_routes) and all(lazy_routes[k] == eager_routes[k] for k in lazy_routes)
+
+
+# -- plain batches payloads: sure to decode ----------------------------------------------------------
+
+METRIC_NAMES = st.text(st.characters(codec="ascii", exclude_categories=["Cc"]), min_size=1, max_size=12)
+BATCHES = st.lists(st.tuples(st.integers(-5, 10**12), st.integers(0, 10**6),
+                             st.dictionaries(METRIC_NAMES, st.floats(width=64), max_size=4)), min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=BATCHES)
+def test_what_the_writer_writes_is_plain_and_decodes_to_the_same(batches):
+    raw = payload.encode_batches(batches)
+    assert payload.is_plain_batches(raw) and payload.is_plain_batches(raw.encode("ascii"))
+    assert payload.plain_batches_last_step(raw) == max(step for step, _, _ in batches)
+    decoded = payload.decode(raw).batches
+    assert len(decoded) == len(batches)
+    assert [(b.step, b.epoch, len(b.logs)) for b in decoded] == [(s, e, len(logs)) for s, e, logs in batches]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(batches=BATCHES, edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 2),
+                                                  st.sampled_from(list('{}[]",:-.0123e\\ ue"aéx'))),
+                                       min_size=1, max_size=4))
+def test_a_payload_taken_for_plain_always_decodes(batches, edits):
+    """Corrupted payloads: any one still taken for plain decodes, so a reader's count of skipped is exact."""
+    raw = payload.encode_batches(batches)
+    for position, kind, char in edits:
+        at = position % (len(raw) + 1)
+        raw = raw[:at] + (char if kind else "") + raw[at + (kind != 1):]  # delete, insert or replace
+    if payload.is_plain_batches(raw):
+        assert payload.decode(raw).batches
+        assert payload.plain_batches_last_step(raw) == max(b.step for b in payload.decode(raw).batches)
+
+
+@pytest.mark.parametrize("raw", ['{"kind": "batches", "batches": [{"step": 1, "epoch": 0, "logs": {}}]}',
+                                 '{"kind":"batches","batches":[]}', '{"kind":"batch","step":1,"epoch":0,"logs":{}}',
+                                 '{"kind":"batches","batches":[{"step":1,"epoch":0,"logs":{"l":true}}]}',
+                                 '{"kind":"batches","batches":[{"step":1.0,"epoch":0,"logs":{}}]}',
+                                 '{"kind":"batches","batches":[{"step":1,"epoch":0,"logs":{"é":1.0}}]}'])
+def test_other_payloads_are_not_plain_and_are_decoded_at_once(raw):
+    assert not payload.is_plain_batches(raw)
+
+
+# -- the report's line wrapping -----------------------------------------------------------------
+
+WORDS = st.text(st.sampled_from(list("ab-_1.é \t")), max_size=12)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(words=st.lists(WORDS, max_size=30), separators=st.lists(st.sampled_from([" ", "  ", "   "]), min_size=30,
+                                                                 max_size=30),
+       width=st.integers(12, 100), hanging=st.booleans())
+def test_the_reports_wrapping_breaks_lines_as_textwrap_does(words, separators, width, hanging):
+    """Like the report's: an explanation under a 6-space indent, a fix with a hanging one."""
+    import textwrap
+
+    separators = separators[:len(words)]
+    text = "".join(word + separator for word, separator in zip(words, separators, strict=True))
+    indent, later = " " * 6, " " * (11 if hanging else 6)
+    assert report.wrap(text, width, indent, later) == textwrap.wrap(text, width, initial_indent=indent,
+                                                                   subsequent_indent=later)
+
+
+# -- a live run: what was decoded is reused ------------------------------------------------------
+
+
+def test_a_growing_run_decodes_only_its_new_diagnostics_and_reads_as_a_fresh_reader(tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing import data_provider as multiplexer_provider
+    from tensorboard.backend.event_processing import plugin_event_multiplexer
+    from tensorboard.context import RequestContext
+
+    from tensorboard_plugin_scram.events.provider_reader import ProviderReader
+    from tensorboard_plugin_scram.events.records import DiagnosticsRecord
+
+    writer = ScramSummaryWriter(str(tmp_path / "live" / "scram"))
+
+    def train(steps: range, found_every: int) -> None:
+        for step in steps:
+            writer.write_batch(step, step // 20, {"loss": 1.0 / (step + 1)})
+            if step % found_every == 0:
+                writer.write_diagnostics(step, [scale.diagnostic("overfitting", Severity.WARNING, step, step // 20)])
+            if step % 20 == 19:
+                writer.write_epoch(step, step // 20, {"loss": 1.0 / (step + 1)}, {})
+        writer.flush()
+
+    decoded = []
+    real_decode = payload.decode
+    monkeypatch.setattr(payload, "decode", lambda raw: decoded.append(real_decode(raw)) or decoded[-1])
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"scram": 0})
+    provider = multiplexer_provider.MultiplexerDataProvider(multiplexer, str(tmp_path))
+    reader, ctx = ProviderReader(provider, keep=views.thin_records), RequestContext()
+    found = 0
+    for steps, found_every, new_diagnostics in ((range(0, 100), 10, 10), (range(100, 160), 20, 3)):
+        train(steps, found_every)
+        multiplexer.AddRunsFromDirectory(str(tmp_path))  # the run as TensorBoard sees it grow
+        multiplexer.Reload()
+        decoded.clear()
+        records, found = reader.records(ctx, "")["live/scram"], found + new_diagnostics
+        assert sum(isinstance(r, DiagnosticsRecord) for r in decoded) == new_diagnostics
+        assert records == ProviderReader(provider, keep=views.thin_records).records(ctx, "")["live/scram"]
+        assert records.last_step == steps[-1] and len(records.diagnostics) == found
+    writer.close()
+
+
+def test_a_rewritten_diagnostics_series_is_decoded_afresh():
+    from types import SimpleNamespace
+
+    from tensorboard_plugin_scram.events.collector import RunCollector
+    from tensorboard_plugin_scram.events.provider_reader import _Progress
+
+    def series(*points):
+        return [SimpleNamespace(step=step, wall_time=wall_time) for step, wall_time in points]
+
+    decoded = series((0, 1.0), (5, 2.0))
+    progress = _Progress(RunCollector("r"), len(decoded), ((0, 1.0), (5, 2.0)))
+    assert progress.goes_on_in(series((0, 1.0), (5, 2.0), (9, 3.0))), "grown: go on"
+    assert progress.goes_on_in(decoded), "unchanged"
+    assert not progress.goes_on_in(series((0, 1.0))), "shorter"
+    assert not progress.goes_on_in(series((0, 7.0), (5, 2.0), (9, 3.0))), "a new file from step 0"
+    assert not progress.goes_on_in(series((0, 1.0), (4, 2.5), (9, 3.0))), "changed in between"

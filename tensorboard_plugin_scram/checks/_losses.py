@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from tensorboard_plugin_scram.observations import LossInfo, OutputInfo, RunInfo, TensorStats
 
-SPARSE = ("sparse_categorical_crossentropy",)
+# PyTorch's NLLLoss takes class ids too, and log-probabilities (log_softmax) as its input.
+NEGATIVE_LOG_LIKELIHOOD = "negative_log_likelihood"
+SPARSE = ("sparse_categorical_crossentropy", NEGATIVE_LOG_LIKELIHOOD)
 CATEGORICAL = ("categorical_crossentropy", "categorical_focal_crossentropy")
 BINARY = ("binary_crossentropy", "binary_focal_crossentropy")
 REGRESSION = ("mean_squared_error", "mean_absolute_error", "huber", "log_cosh",

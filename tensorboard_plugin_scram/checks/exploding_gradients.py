@@ -45,9 +45,8 @@ class ExplodingGradients(Check):
     - the whole model's gradient norm is at least `norm_limit` (1e3). Healthy runs in
       SCRAM's tests stayed within 0.3-11 (cross-entropy and MSE on scaled data);
       regression onto unscaled targets (25-346) under Adam reaches 1.4e3 while its loss
-      falls, which is why none of these rules counts while the loss is 10% below its value
-      at the first measurement or at the first step (a margin above the batch-to-batch
-      noise of Keras' running loss, which a stuck model's loss wanders by);
+      falls, which is why none of these rules counts while the loss is below its value at
+      the first measurement, or 1% below the run's first loss;
     - or it grew to at least `growth` (100x) its value at the first measurement while
       the loss has not fallen below its value then. Healthy gradient norms mostly shrink
       or wander within a factor of about 10 as the loss falls; a model leaving its
@@ -113,7 +112,7 @@ class ExplodingGradients(Check):
         if loss is None or not math.isfinite(loss):
             return False
         below_first = first_loss is not None and math.isfinite(first_loss) and loss < (1 - _FELL) * first_loss
-        return below_first or (self._baseline_loss is not None and loss < (1 - _FELL) * self._baseline_loss)
+        return below_first or (self._baseline_loss is not None and loss < self._baseline_loss)
 
     def _observed(self, layers: list[LayerStats], total: float, reason: str) -> str:
         if reason == "error" and not math.isfinite(total):
@@ -163,7 +162,7 @@ class ExplodingGradients(Check):
 
 # How far below the run's first loss counts as falling: a model whose updates barely move it
 # (huge weights, a tiny rate) is not learning, whatever its last digits do.
-_FELL = 0.1
+_FELL = 0.01
 
 
 def _suggested_learning_rate(run: RunInfo) -> float:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from tensorboard_plugin_scram.checks import _batch, _losses
+from tensorboard_plugin_scram.checks import _batch, _losses, _pytorch_idiom
+from tensorboard_plugin_scram.checks._advice import PYTORCH
 from tensorboard_plugin_scram.checks._metrics import accuracy_key
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -44,6 +45,14 @@ class LabelOutputMismatch(Check):
     ```
     or one-hot encode the labels with `keras.utils.to_categorical(y, 10)`.
 
+    In PyTorch the labels are read where they meet the loss module: class ids beyond
+    the output's width or below 0 (other than `ignore_index`) under `nn.CrossEntropyLoss`
+    or `nn.NLLLoss`, which then raise an `IndexError` (a device-side assert on a GPU:
+    SCRAM names the cause first); labels outside [0, 1] under `nn.BCELoss` or
+    `nn.BCEWithLogitsLoss` (the latter trains on them silently); a regression loss on
+    labels that look like classes. Float targets under `nn.CrossEntropyLoss` are class
+    probabilities, which PyTorch accepts.
+
     ## Rule
     Uses the statistics of the label tensor (min, max, whole numbers, values per sample,
     rows summing to one) of a sampled batch. Under a sparse loss every label is a class
@@ -68,18 +77,20 @@ class LabelOutputMismatch(Check):
         batch = _batch.batch_size(run, obs.tensors)
         findings = []
         classifying = accuracy_key(obs.logs) is not None or accuracy_key(run.metrics) is not None
+        judge = _pytorch_idiom.label_problem if run.framework == PYTORCH else _problem
         for (output, loss), label in _losses.with_labels(_losses.pairs(run), targets):
-            problem = _problem(output, loss, label, _batch.per_sample(label, batch), classifying)
+            problem = judge(output, loss, label, _batch.per_sample(label, batch), classifying)
             if problem:
-                findings.append(self._finding(output, loss, label, *problem, run.compile_location))
+                findings.append(self._finding(output, loss, label, *problem, run.compile_location, run.framework))
         return findings
 
     def _finding(self, output: OutputInfo, loss: LossInfo, label: TensorStats, severity: Severity,
-                 why: str, fix: str, snippet: str, location: str | None) -> Finding:
+                 why: str, fix: str, snippet: str, location: str | None, framework: str = "keras") -> Finding:
+        loss_name = f"nn.{_pytorch_idiom.loss_module(loss)}" if framework == PYTORCH else loss.name
         return Finding(
             title=self.title,
             explanation=(f"The labels '{label.name}' range from {label.min:g} to {label.max:g}, the output "
-                         f"layer '{output.layer}' has {output.units} unit(s) and the loss is {loss.name}. {why}"),
+                         f"layer '{output.layer}' has {output.units} unit(s) and the loss is {loss_name}. {why}"),
             suggestion=fix,
             snippet=snippet,
             evidence={"labels_min": label.min, "labels_max": label.max, "whole_numbers": label.integral,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
+from tensorboard_plugin_scram.checks._advice import learning_rate_range, momentum_snippet, optimizer_snippet
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -33,7 +33,8 @@ class LearningRateUnusual(Check):
     ## Rule
     Fires when the learning rate is more than `factor` times above the top of the usual
     range, or `factor` times below its bottom. Usual ranges: Adam, AdamW, Nadam, RMSprop
-    [1e-5, 1e-2]; SGD [1e-4, 1]; Adagrad [1e-4, 0.1]; Lion [1e-6, 1e-3]. The default
+    (and PyTorch's RAdam) [1e-5, 1e-2]; SGD (and ASGD) [1e-4, 1]; Adagrad [1e-4, 0.1];
+    Lion [1e-6, 1e-3]; the same for `torch.optim`'s classes of those names. The default
     `factor` of 1 flags anything outside the range; a rate within float32 rounding of
     a bound (a relative 1e-4: `SGD(1e-4)` stores 9.99999975e-05) is on it, not outside;
     optimizers it does not know are skipped. A schedule is judged by its peak over its first 100,000 steps, not by its
@@ -41,7 +42,8 @@ class LearningRateUnusual(Check):
     fired at step 0 in SCRAM's sweep of healthy setups before this rule), and a decay
     ends near 0, both on purpose. For the same reason, a rate that a callback changes
     during training (`ReduceLROnPlateau`, `LearningRateScheduler`) is only reported
-    when it rises above the range.
+    when it rises above the range. In PyTorch the peak is the highest of each parameter
+    group's `lr`, `initial_lr` and `max_lr` (a scheduler's warm-up lowers `lr` at once).
 
     SGD with momentum m moves `lr / (1 - m)` per unit of a gradient that keeps its
     direction: `SGD(0.1, momentum=0.99)` steps like a plain SGD at 10. Before training,
@@ -94,7 +96,7 @@ class LearningRateUnusual(Check):
             explanation=(f"The learning rate {'schedule peaks at' if scheduled else 'is'} {lr:g}, {direction} "
                          f"{run.optimizer}'s usual range [{low:g}, {high:g}]; this {effect}."),
             suggestion=f"Start from {suggested:g}, the usual default for {run.optimizer}, and tune from there.",
-            snippet=optimizer_snippet(run.optimizer, suggested),
+            snippet=optimizer_snippet(run.optimizer, suggested, run.framework),
             evidence={"learning_rate": lr, "optimizer": run.optimizer, "usual_range": [low, high],
                       "factor": factor},
             confidence=Confidence.HIGH if far else Confidence.MEDIUM,
@@ -121,7 +123,7 @@ class LearningRateUnusual(Check):
             suggestion=(f"Keep lr / (1 - momentum) at most {high:g}: with momentum {momentum:g}, a learning rate of "
                         f"{high * (1.0 - momentum):.2g} or lower; or the usual momentum 0.9 with a learning rate "
                         f"of {suggested:g}."),
-            snippet=f"keras.optimizers.SGD(learning_rate={suggested:g}, momentum=0.9)",
+            snippet=momentum_snippet(suggested, run.framework),
             evidence={"learning_rate": lr, "momentum": momentum, "effective_learning_rate": effective,
                       "usual_range": [low, high], "momentum_factor": self.threshold("momentum_factor")},
             location=run.compile_location,

@@ -110,7 +110,7 @@ class LossDiverging(Check):
             title=self.title,
             explanation=explanation,
             suggestion=f"Lower the learning rate (try {suggested:g}) or clip the gradients (clipnorm=1.0).",
-            snippet=optimizer_snippet(run.optimizer, suggested),
+            snippet=optimizer_snippet(run.optimizer, suggested, run.framework),
             evidence={"loss": loss, "reference": reference, "ratio": ratio, "factor": self.threshold("factor"),
                       "learning_rate": run.learning_rate},
             severity=Severity.ERROR if error else Severity.WARNING,

@@ -165,7 +165,7 @@ def _learning_rate_cause(run: RunInfo) -> _Cause:
         suggestion=(f"Lower the learning rate where you create the optimizer (try {suggested:g}). "
                     "If the loss still becomes NaN, look for NaN or Inf values in your data and "
                     "for log(0) or division by zero in a custom loss."),
-        snippet=optimizer_snippet(run.optimizer, suggested),
+        snippet=optimizer_snippet(run.optimizer, suggested, run.framework),
         location=run.compile_location or run.fit_location,
         evidence=evidence,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tensorboard_plugin_scram.checks._advice import unfreeze_advice
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.observations import RunInfo
@@ -29,8 +30,12 @@ class NoTrainableWeights(Check):
     model.compile(...)  # compile again after changing `trainable`
     ```
 
+    In PyTorch: every parameter has `requires_grad=False`, or the optimizer holds none
+    of those that have it (`loss.backward()` then raises, after SCRAM has said why).
+
     ## Rule
-    Fires when the model has no trainable parameters. No thresholds.
+    Fires when the model has no trainable parameters (in PyTorch: none that requires a
+    gradient among those the optimizer updates). No thresholds.
     """
 
     id = "no_trainable_weights"
@@ -43,14 +48,13 @@ class NoTrainableWeights(Check):
             return None
         if run.trainable_params > 0:
             return []
+        cause, suggestion, snippet = unfreeze_advice(run.framework)
         return [Finding(
             title=self.title,
             explanation=(f"The model has {run.total_params or 0} parameters and none of them is trainable, "
-                         "so training will not change it. Most likely the model or all its layers were "
-                         "frozen (trainable=False)."),
-            suggestion="Unfreeze the layers you want to train (or add a trainable head), then compile again.",
-            snippet="for layer in model.layers[-2:]:  # the layers to train\n    layer.trainable = True\n"
-                    "model.compile(optimizer=..., loss=..., metrics=[...])",
+                         f"so training will not change it. {cause}"),
+            suggestion=suggestion,
+            snippet=snippet,
             evidence={"trainable_params": run.trainable_params, "total_params": run.total_params},
             location=run.compile_location,
         )]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from tensorboard_plugin_scram.checks import _losses
+from tensorboard_plugin_scram.checks import _losses, _pytorch_idiom
+from tensorboard_plugin_scram.checks._advice import PYTORCH
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.observations import LossInfo, OutputInfo, RunInfo
@@ -59,6 +60,16 @@ class OutputActivationLossMismatch(Check):
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     ```
 
+    In PyTorch (`ScramMonitor`, `ScramLightningCallback`) the same faults in its terms:
+    `nn.Softmax` or `nn.Sigmoid` (or `torch.softmax` in `forward`) before
+    `nn.CrossEntropyLoss` or `nn.BCEWithLogitsLoss`, which take logits; `nn.NLLLoss`
+    without `log_softmax`; raw scores into `nn.BCELoss`; a softmax or a cross-entropy
+    over a single output; ReLU-like outputs under a classification loss. A
+    `log_softmax` before `nn.CrossEntropyLoss` is left alone: it changes nothing. The
+    output activation is the last module the forward pass ran, or read from the output
+    values themselves (rows summing to 1: softmax; rows whose exponentials sum to 1:
+    log_softmax; every value strictly between 0 and 1: sigmoid).
+
     ## Rule
     A static rule over the model's outputs and losses: no thresholds. A softmax over a
     single unit is an error under any loss, and so are a categorical loss over one unit
@@ -73,13 +84,15 @@ class OutputActivationLossMismatch(Check):
 
     def on_train_begin(self, run: RunInfo) -> Findings:
         findings = []
+        judge = _pytorch_problem if run.framework == PYTORCH else _problem
         for output, loss in _losses.pairs(run):
-            problem = _problem(output, loss)
+            problem = judge(output, loss)
             if problem:
-                findings.append(self._finding(output, loss, problem, run.compile_location))
+                findings.append(self._finding(output, loss, problem, run.compile_location, run.framework))
         return findings
 
-    def _finding(self, output: OutputInfo, loss: LossInfo, problem: _Problem, location: str | None) -> Finding:
+    def _finding(self, output: OutputInfo, loss: LossInfo, problem: _Problem, location: str | None,
+                 framework: str = "keras") -> Finding:
         severity, confidence, why = problem.severity, None, problem.why
         if output.activation_guessed:
             # A custom layer's call() may not return its last sub-layer's output as it is.
@@ -89,8 +102,7 @@ class OutputActivationLossMismatch(Check):
         return Finding(
             title=self.title,
             explanation=(f"The output layer {_described(output)} has {output.units} unit(s) with "
-                         f"{output.activation} activation, and the loss is {loss.name} "
-                         f"(from_logits={loss.from_logits}). {why}"),
+                         f"{output.activation} activation, and the loss is {_loss_named(loss, framework)}. {why}"),
             suggestion=problem.fix,
             snippet=problem.snippet,
             evidence={"layer": output.layer, "units": output.units, "activation": output.activation,
@@ -101,6 +113,12 @@ class OutputActivationLossMismatch(Check):
             key=output.layer,
             location=location,
         )
+
+
+def _loss_named(loss: LossInfo, framework: str) -> str:
+    if framework == PYTORCH:
+        return f"nn.{_pytorch_idiom.loss_module(loss)}"
+    return f"{loss.name} (from_logits={loss.from_logits})"
 
 
 def _described(output: OutputInfo) -> str:
@@ -131,6 +149,12 @@ def _problem(output: OutputInfo, loss: LossInfo) -> _Problem | None:
         if problem:
             return problem
     return None
+
+
+def _pytorch_problem(output: OutputInfo, loss: LossInfo) -> _Problem | None:
+    """The same faults in PyTorch's terms (its loss modules, its errors, its snippets)."""
+    problem = _pytorch_idiom.output_problem(output, loss)
+    return _Problem(*problem) if problem else None
 
 
 def _single_unit_softmax(output: OutputInfo, loss: LossInfo) -> _Problem:

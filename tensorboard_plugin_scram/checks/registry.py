@@ -13,6 +13,7 @@ from tensorboard_plugin_scram.checks.constant_predictions import ConstantPredict
 from tensorboard_plugin_scram.checks.data_not_shuffled import DataNotShuffled
 from tensorboard_plugin_scram.checks.dead_relu import DeadRelu
 from tensorboard_plugin_scram.checks.exploding_gradients import ExplodingGradients
+from tensorboard_plugin_scram.checks.gradients_accumulating import GradientsAccumulating
 from tensorboard_plugin_scram.checks.input_contains_nan import InputContainsNan
 from tensorboard_plugin_scram.checks.input_not_normalized import InputNotNormalized
 from tensorboard_plugin_scram.checks.internal_error import InternalError, InternalsNotMeasured
@@ -21,6 +22,7 @@ from tensorboard_plugin_scram.checks.learning_rate_unusual import LearningRateUn
 from tensorboard_plugin_scram.checks.loss_diverging import LossDiverging
 from tensorboard_plugin_scram.checks.loss_not_decreasing import LossNotDecreasing
 from tensorboard_plugin_scram.checks.loss_oscillating import LossOscillating
+from tensorboard_plugin_scram.checks.model_in_eval_mode import ModelInEvalMode
 from tensorboard_plugin_scram.checks.nan_loss import NanLoss
 from tensorboard_plugin_scram.checks.no_trainable_weights import NoTrainableWeights
 from tensorboard_plugin_scram.checks.output_activation_loss_mismatch import OutputActivationLossMismatch
@@ -60,6 +62,8 @@ BUILTIN_CHECKS: tuple[type[Check], ...] = (
     WeightsNotUpdating,
     UpdateRatioUnusual,
     CannotOverfitBatch,
+    ModelInEvalMode,
+    GradientsAccumulating,
     InternalsNotMeasured,
 )
 

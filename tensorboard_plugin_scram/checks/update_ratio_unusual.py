@@ -137,7 +137,7 @@ def _rate_advice(run: RunInfo, suggested: float | None) -> dict:
         "whose": "", "note": "", "rate": f" (learning rate {lr:g})" if lr is not None else "",
         "suggestion": (f"Change the learning rate by about the factor the ratio is off (try {suggested:g})."
                        if suggested else "Change the learning rate by about the factor the ratio is off."),
-        "snippet": optimizer_snippet(run.optimizer, suggested) if suggested else None,
+        "snippet": optimizer_snippet(run.optimizer, suggested, run.framework) if suggested else None,
         "evidence": {"learning_rate": lr},
     }
 

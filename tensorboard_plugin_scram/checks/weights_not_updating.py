@@ -162,7 +162,7 @@ class WeightsNotUpdating(StreakCheck):
         usual = learning_rate_range(run.optimizer)
         suggested = usual[2] if usual else 1e-3
         suggestion = f"Use a positive learning rate (try {suggested:g}) where you create the optimizer."
-        snippet = optimizer_snippet(run.optimizer, suggested)
+        snippet = optimizer_snippet(run.optimizer, suggested, run.framework)
         gradients = [layer.grad_norm for layer in layers if layer.grad_norm is not None]
         if lr is not None and lr <= 0:
             cause, confidence = f"The learning rate is {lr:g}, so the optimizer makes no updates.", Confidence.HIGH

@@ -7,7 +7,6 @@ import functools
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ import keras
 from tensorboard_plugin_scram.checks import Check, build_checks
 from tensorboard_plugin_scram.checks.base import batch_needs
 from tensorboard_plugin_scram.diagnostic import Diagnostic
-from tensorboard_plugin_scram.engine import Engine
+from tensorboard_plugin_scram.engine import Engine, WarnOnce, record_failure
 from tensorboard_plugin_scram.events import metadata
 from tensorboard_plugin_scram.events.writer import ScramSummaryWriter
 from tensorboard_plugin_scram.keras_adapter import backends
@@ -175,7 +174,7 @@ class ScramCallback(keras.callbacks.Callback):
         self._probe: Any = None  # ArrayProbe, or the backend's step probe
         self._internals: InternalsMonitor | None = None
         self._internals_probe: InternalsProbe | None = None
-        self._warned = False
+        self._warn_once = WarnOnce()
         self._next_step = 0
         self._stats_schedule = StatsSchedule(self.sample_every)
         self._clock = StepClock()
@@ -469,22 +468,7 @@ class ScramCallback(keras.callbacks.Callback):
     def _fail(self, where: str, error: BaseException) -> None:
         """Records a failure of SCRAM's own machinery; never raises."""
         self._warn_once(where, error)
-        if self._engine is None:
-            return
-        try:
-            self._emit(self._engine.internal_error(where, error, self._next_step, self._epoch))
-        except Exception:
-            pass
-
-    def _warn_once(self, where: str, error: BaseException) -> None:
-        if not self._warned:
-            self._warned = True
-            warnings.warn(
-                f"SCRAM: {where} failed ({type(error).__name__}: {error}); "
-                "training continues, SCRAM may miss some problems.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+        record_failure(self._engine, self._emit, where, error, self._next_step, self._epoch)
 
 
 def _build_if_needed(model: keras.Model, sample: tuple | None) -> None:

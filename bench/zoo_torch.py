@@ -1,0 +1,346 @@
+"""The PyTorch fault zoo and healthy sweep: tiny labelled plain loops (and one Lightning module) under `ScramMonitor`.
+
+`python -m bench.zoo_torch [--only NAME ...] [--seeds N] [--json PATH]` trains each scenario on the
+CPU and prints, per scenario, what SCRAM reported: a faulty one is found when a warning or error
+carries one of its expected ids; an alarm outside `expected` and `tolerated` is off target; any
+warning or error on a healthy one is a false alarm. Healthy setups run with `--seeds` seeds (the
+sweep); faulty ones with seed 0. Data come from `bench.data` (scikit-learn, generated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench import data
+from tensorboard_plugin_scram.diagnostic import Diagnostic
+
+# True consequences of a fault (as `bench.zoo.symptoms`, without importing Keras).
+AFTER_NAN = ("nan_loss", "loss_diverging", "exploding_gradients", "update_ratio_unusual", "weights_not_updating",
+             "constant_predictions", "accuracy_at_chance", "loss_not_decreasing", "dead_relu")
+STALLED = ("loss_not_decreasing", "accuracy_at_chance", "constant_predictions", "update_ratio_unusual")
+SWINGING = ("loss_oscillating", "loss_diverging", "exploding_gradients", "update_ratio_unusual", "nan_loss")
+
+
+@dataclasses.dataclass(frozen=True)
+class TorchScenario:
+    name: str
+    run: Callable[[str], list[Diagnostic]]
+    expected: frozenset[str] = frozenset()
+    tolerated: frozenset[str] = frozenset()
+
+
+SCENARIOS: dict[str, TorchScenario] = {}
+
+
+def scenario(expected: tuple[str, ...] = (), tolerated: tuple[str, ...] = ()) -> Callable:
+    def register(run: Callable[[str], list[Diagnostic]]) -> Callable:
+        SCENARIOS[run.__name__] = TorchScenario(run.__name__, run, frozenset(expected), frozenset(tolerated))
+        return run
+
+    return register
+
+
+# -- the loop ----------------------------------------------------------------------------------------
+
+
+def tensors(x: np.ndarray, y: np.ndarray, float_labels: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.tensor(x), torch.tensor(y, dtype=torch.float32 if float_labels else torch.long)
+
+
+def loop(log_dir: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module | None = None,
+         optimizer: torch.optim.Optimizer | None = None, epochs: int = 4, batch: int = 32, zero_grad: bool = True,
+         train_mode: bool = True, validation: float = 0.2, autocast: bool = False) -> list[Diagnostic]:
+    """A plain PyTorch loop with shuffled batches and a validation pass per epoch, watched by SCRAM."""
+    from tensorboard_plugin_scram import ScramMonitor
+
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=1e-3)
+    split = int(len(x) * (1 - validation))
+    x_val, y_val, x, y = x[split:], y[split:], x[:split], y[:split]
+    scram = ScramMonitor(model, optimizer, log_dir, loss_fn=loss_fn, verbose=False)
+    try:
+        for _ in range(epochs):
+            if train_mode:
+                model.train()
+            for index in torch.randperm(len(x)).split(batch):
+                if zero_grad:
+                    optimizer.zero_grad()
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                    loss = loss_fn(model(x[index]), y[index])
+                loss.backward()
+                optimizer.step()
+                scram.step(loss)
+            model.eval()
+            with torch.no_grad():
+                val_loss = loss_fn(model(x_val), y_val) if len(x_val) else None
+            scram.end_epoch(**({"val_loss": val_loss} if val_loss is not None else {}))
+    except (RuntimeError, IndexError, ValueError):
+        pass  # the fault made PyTorch raise: SCRAM's diagnostics came first
+    finally:
+        scram.close()
+    return list(scram.diagnostics)
+
+
+def mlp(inputs: int = 64, hidden: tuple[int, ...] = (32,), outputs: int = 10, head: tuple[nn.Module, ...] = (),
+        dropout: float = 0.0) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [nn.Linear(inputs, width), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
+        inputs = width
+    return nn.Sequential(*layers, nn.Linear(inputs, outputs), *head)
+
+
+def cnn(channels: int = 1, classes: int = 10, size: int = 8) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(32, classes))
+
+
+def digits(scaled: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    return tensors(*data.digits(scaled))
+
+
+# -- faulty: the paper's three, then PyTorch's classics -------------------------------------------------
+
+
+@scenario(expected=("overfitting",))
+def paper_overfitting(log_dir: str) -> list[Diagnostic]:
+    """Large MLP (2x512), no regularisation, 600 digits with 30% noisy labels."""
+    x, y = data.digits()
+    x, y = x[:600], y[:600].copy()
+    rng = np.random.default_rng(0)
+    flip = rng.random(len(y)) < 0.3
+    y[flip] = rng.integers(0, 10, flip.sum())
+    return loop(log_dir, mlp(hidden=(512, 512)), *tensors(x, y), epochs=14, validation=0.3)
+
+
+@scenario(expected=("nan_loss", "learning_rate_unusual", "loss_diverging", "exploding_gradients"),
+          tolerated=AFTER_NAN)
+def paper_lr_1e10(log_dir: str) -> list[Diagnostic]:
+    """Adam at a learning rate of 1e10 on an embedding sentiment model."""
+    x, y = data.tokens(1000)
+    model = nn.Sequential(nn.Embedding(500, 16), nn.Flatten(), nn.Linear(40 * 16, 16), nn.ReLU(), nn.Linear(16, 1))
+    return loop(log_dir, model, *tensors(x.astype("int64"), y[:, None], float_labels=True), nn.BCEWithLogitsLoss(),
+                torch.optim.Adam(model.parameters(), lr=1e10), epochs=2)
+
+
+@scenario(expected=("input_not_normalized",), tolerated=("loss_diverging", "dead_relu", "saturated_activations"))
+def paper_unnormalized_pixels(log_dir: str) -> list[Diagnostic]:
+    """Raw 0..255 pixels of generated 32x32x3 images straight into a CNN."""
+    x, y = data.images(512, raw=True)
+    return loop(log_dir, cnn(3, 4), *tensors(x.transpose(0, 3, 1, 2).copy(), y), epochs=3)
+
+
+@scenario(expected=("output_activation_loss_mismatch",), tolerated=STALLED)
+def softmax_before_cross_entropy(log_dir: str) -> list[Diagnostic]:
+    """nn.Softmax at the end of the model, then nn.CrossEntropyLoss (which expects logits)."""
+    return loop(log_dir, mlp(head=(nn.Softmax(dim=1),)), *digits())
+
+
+@scenario(expected=("output_activation_loss_mismatch",), tolerated=STALLED + ("nan_loss", "loss_diverging"))
+def nll_loss_on_raw_scores(log_dir: str) -> list[Diagnostic]:
+    """nn.NLLLoss on a linear output (no log_softmax)."""
+    return loop(log_dir, mlp(), *digits(), nn.NLLLoss(), epochs=2)
+
+
+@scenario(expected=("gradients_accumulating",), tolerated=SWINGING + STALLED)
+def forgotten_zero_grad(log_dir: str) -> list[Diagnostic]:
+    """optimizer.zero_grad() missing from the loop: every step applies the sum of all gradients."""
+    return loop(log_dir, mlp(), *digits(), zero_grad=False, epochs=2)
+
+
+@scenario(expected=("model_in_eval_mode",))
+def eval_mode_left_on(log_dir: str) -> list[Diagnostic]:
+    """model.eval() for validation, never model.train() again: Dropout off from the second epoch."""
+    return loop(log_dir, mlp(hidden=(64,), dropout=0.5), *digits(), train_mode=False)
+
+
+class _Detached(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.first, self.second, self.head = nn.Linear(64, 32), nn.Linear(32, 32), nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.second(torch.relu(self.first(x)).detach())))
+
+
+@scenario(expected=("weights_not_updating",), tolerated=("vanishing_gradients",))
+def detached_layer(log_dir: str) -> list[Diagnostic]:
+    """.detach() in forward(): the first layer never gets a gradient."""
+    return loop(log_dir, _Detached(), *digits(), epochs=6)
+
+
+@scenario(expected=("no_trainable_weights",))
+def frozen_model(log_dir: str) -> list[Diagnostic]:
+    """Every parameter frozen (requires_grad=False): backward() raises."""
+    model = mlp()
+    for p in model.parameters():
+        p.requires_grad = False
+    return loop(log_dir, model, *digits(), epochs=1)
+
+
+@scenario(expected=("label_output_mismatch",))
+def too_few_outputs(log_dir: str) -> list[Diagnostic]:
+    """Ten classes, five outputs: CrossEntropyLoss raises IndexError."""
+    return loop(log_dir, mlp(outputs=5), *digits(), epochs=1)
+
+
+@scenario(expected=("label_output_mismatch",), tolerated=STALLED)
+def class_ids_under_bce_with_logits(log_dir: str) -> list[Diagnostic]:
+    """Labels 0..9 into BCEWithLogitsLoss on one output: silently trains on garbage."""
+    x, y = data.digits()
+    return loop(log_dir, mlp(outputs=1), *tensors(x, y[:, None].astype("float32"), float_labels=True),
+                nn.BCEWithLogitsLoss(), epochs=2)
+
+
+# -- healthy: the sweep's setups ----------------------------------------------------------------------
+
+
+@scenario()
+def healthy_mlp(log_dir: str) -> list[Diagnostic]:
+    """MLP on digits, Adam 1e-3, dropout, 6 epochs."""
+    return loop(log_dir, mlp(hidden=(64,), dropout=0.2), *digits(), epochs=6)
+
+
+@scenario()
+def healthy_cnn(log_dir: str) -> list[Diagnostic]:
+    """Small CNN on the 8x8 digits."""
+    x, y = data.digits()
+    return loop(log_dir, cnn(), *tensors(x.reshape(-1, 1, 8, 8), y), epochs=4)
+
+
+class _Sequence(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm, self.head = nn.LSTM(8, 32, batch_first=True), nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.lstm(x)[0][:, -1])
+
+
+@scenario()
+def healthy_lstm(log_dir: str) -> list[Diagnostic]:
+    """LSTM reading the digits row by row."""
+    x, y = data.digits()
+    return loop(log_dir, _Sequence(), *tensors(x.reshape(-1, 8, 8), y), epochs=5)
+
+
+@scenario()
+def healthy_amp_autocast(log_dir: str) -> list[Diagnostic]:
+    """MLP under torch.autocast (bfloat16 on the CPU)."""
+    return loop(log_dir, mlp(hidden=(64,)), *digits(), epochs=4, autocast=True)
+
+
+@scenario()
+def healthy_sgd_momentum_warmup(log_dir: str) -> list[Diagnostic]:
+    """SGD 0.05 with momentum 0.9 and a linear warm-up scheduler created up front."""
+    model = mlp(hidden=(64,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.01)
+    return loop(log_dir, model, *digits(), optimizer=optimizer, epochs=4)
+
+
+@scenario()
+def healthy_batchnorm_cnn(log_dir: str) -> list[Diagnostic]:
+    """CNN with BatchNorm on the digits as images: eval() for validation, train() again each epoch."""
+    x, y = data.digits()
+    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(16 * 64, 10))
+    return loop(log_dir, model, *tensors(x.reshape(-1, 1, 8, 8), y), epochs=4)
+
+
+@scenario()
+def healthy_lightning(log_dir: str) -> list[Diagnostic]:
+    """A LightningModule (MLP, loss module as self.loss_fn) under the Trainer, CPU."""
+    import lightning
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from tensorboard_plugin_scram import ScramLightningCallback
+
+    class Module(lightning.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net, self.loss_fn = mlp(hidden=(64,)), nn.CrossEntropyLoss()
+
+        def training_step(self, batch: Any, index: int) -> torch.Tensor:
+            return self.loss_fn(self.net(batch[0]), batch[1])
+
+        def validation_step(self, batch: Any, index: int) -> None:
+            self.log("val_loss", self.loss_fn(self.net(batch[0]), batch[1]))
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+    x, y = digits()
+    callback = ScramLightningCallback(verbose=False)
+    trainer = lightning.Trainer(max_epochs=4, callbacks=[callback], logger=TensorBoardLogger(log_dir),
+                                enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+                                accelerator="cpu")
+    trainer.fit(Module(), DataLoader(TensorDataset(x[:1400], y[:1400]), batch_size=32, shuffle=True),
+                DataLoader(TensorDataset(x[1400:], y[1400:]), batch_size=64))
+    return list(callback.diagnostics)
+
+
+# -- scoring ------------------------------------------------------------------------------------------
+
+
+def judge(case: TorchScenario, diagnostics: list[Diagnostic]) -> dict[str, Any]:
+    alarms = sorted({d.check for d in diagnostics if d.severity.value != "info"})
+    off_target = [c for c in alarms if c not in case.expected | case.tolerated]
+    return {"scenario": case.name, "faulty": bool(case.expected), "alarms": alarms,
+            "found": bool(case.expected & set(alarms)), "off_target": off_target}
+
+
+def run(names: list[str] | None = None, seeds: int = 3) -> list[dict[str, Any]]:
+    results = []
+    for case in (SCENARIOS[n] for n in names) if names else SCENARIOS.values():
+        for seed in range(1 if case.expected else seeds):
+            torch.manual_seed(seed)
+            started = time.perf_counter()
+            with tempfile.TemporaryDirectory() as log_dir:
+                row = judge(case, case.run(os.path.join(log_dir, case.name)))
+            results.append({**row, "seed": seed, "seconds": round(time.perf_counter() - started, 1)})
+            print(f"{row['scenario']:<34} seed {seed}  {'found' if row['found'] else '-':<6} "
+                  f"alarms={row['alarms']} off_target={row['off_target']}", flush=True)
+    return results
+
+
+def summary(results: list[dict[str, Any]]) -> str:
+    faulty = [r for r in results if r["faulty"]]
+    healthy = [r for r in results if not r["faulty"]]
+    alarms = [r for r in faulty if r["alarms"]]
+    precise = [r for r in alarms if not r["off_target"]]
+    false_alarms = [r for r in healthy if r["alarms"]]
+    return (f"PyTorch zoo: recall {sum(r['found'] for r in faulty)}/{len(faulty)}, runs with no off-target alarm "
+            f"{len(precise)}/{len(alarms)}; healthy runs with a false alarm: {len(false_alarms)} of {len(healthy)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.zoo_torch", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(SCENARIOS))
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per healthy setup (the sweep)")
+    parser.add_argument("--json", help="write the per-run results here")
+    args = parser.parse_args(argv)
+    results = run(args.only, args.seeds)
+    print(summary(results))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
