@@ -23,6 +23,8 @@ setup(
         "jax": ["keras>=3.0", "jax[cpu]>=0.4.20"],
         "torch": ["keras>=3.0", "torch>=2.1"],
         "keras": ["keras>=3.0", "tensorflow>=2.16"],  # the name of [tensorflow] before other backends
+        # ScramLightningCallback: PyTorch Lightning's Trainer (ScramMonitor needs torch alone, no Keras).
+        "lightning": ["lightning>=2.0", "torch>=2.1"],
         # Log dirs on s3:// are written and read through TensorBoard's own file layer, over boto3.
         "s3": ["boto3>=1.28"],
     },

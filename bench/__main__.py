@@ -13,6 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 PARTS = ("zoo", "overhead", "scale", "sweep")
 BACKENDS = ("tensorflow", "jax", "torch")
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The PyTorch zoo's runs, written by `python -m bench.zoo_torch --json bench/results_torch.json`.
+TORCH_RESULTS = "results_torch.json"
 QUICK_ZOO = ("healthy_mlp_digits", "healthy_text_embedding", "paper_overfitting", "paper_lr_1e10_text",
              "paper_unnormalized_pixels", "nan_in_inputs")
 
@@ -27,6 +29,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="overhead: only these workloads (cnn, cnn_short, cnn_10_epochs, mlp)")
     parser.add_argument("--logdir", help="zoo: keep SCRAM's logs in LOGDIR/<scenario> (for `scram report`)")
     parser.add_argument("--list", action="store_true", help="list the zoo's scenarios and exit")
+    parser.add_argument("--report", action="store_true",
+                        help=f"run nothing: write results.md again from results.json and {TORCH_RESULTS}")
     parser.add_argument("--out", default=HERE, help="directory for results.md and results.json (default: bench/)")
     parser.add_argument("--backend", choices=BACKENDS, default=os.environ.get("KERAS_BACKEND", "tensorflow"),
                         help="Keras backend to train on (default: $KERAS_BACKEND, else tensorflow); results of "
@@ -62,8 +66,8 @@ def run_part(part: str, args: argparse.Namespace) -> dict:
     return scale.run(args.quick, progress)
 
 
-def load(path: str) -> dict:
-    """Earlier results, so that running one part keeps the others' figures."""
+def load(path: str) -> dict | list:
+    """Earlier results, so that running one part keeps the others' figures (the PyTorch zoo's: a list)."""
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
@@ -71,9 +75,22 @@ def load(path: str) -> dict:
         return {}
 
 
+def write_markdown(results: dict, out: str) -> str:
+    """Writes OUT/results.md from these results and the PyTorch zoo's stored beside them; returns its path."""
+    from bench import report
+
+    md_path = os.path.join(out, "results.md")
+    with open(md_path, "w", encoding="utf-8") as handle:
+        handle.write(report.render(results, pytorch=load(os.path.join(out, TORCH_RESULTS)) or None))
+    return md_path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the chosen parts, merges them into earlier results, writes results.md and results.json."""
     args = parse(argv)
+    if args.report:
+        progress(f"wrote {write_markdown(load(os.path.join(args.out, 'results.json')), args.out)}")
+        return 0
     if args.list:
         from bench import zoo
 
@@ -90,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         results[key] = run_part(part, args)
         partial = (part == "zoo" and args.only) or (part == "overhead" and args.workloads)
         results.setdefault("quick", {})[key] = bool(args.quick or partial)
-    from bench import machine, report
+    from bench import machine
     from tensorboard_plugin_scram.diagnostic import json_safe
 
     results["machine"] = machine.describe()
@@ -99,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(args.out, exist_ok=True)
     with open(json_path, "w", encoding="utf-8") as handle:
         json.dump(json_safe(results), handle, indent=1, allow_nan=False)
-    with open(md_path, "w", encoding="utf-8") as handle:
-        handle.write(report.render(results))
+    write_markdown(results, args.out)
     progress(f"wrote {md_path} and {json_path} ({time.perf_counter() - started:.0f} s)")
     return 0
 

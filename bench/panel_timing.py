@@ -9,6 +9,7 @@ timeline first holds rows. Times are read in the page, so Playwright's own polli
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 from collections.abc import Iterator
@@ -50,7 +51,7 @@ def panel_open_ms(base_url: str, run: str | None = None, repeats: int = 3) -> di
       (the first with an error), it was chosen when the list was rendered, and that is the start.
     """
     samples: dict[str, list[float]] = {}
-    with _chromium() as browser:
+    with chromium() as browser:
         for _ in range(repeats):
             for key, value in _open_once(browser, base_url, run).items():
                 samples.setdefault(key, []).append(value)
@@ -58,9 +59,11 @@ def panel_open_ms(base_url: str, run: str | None = None, repeats: int = 3) -> di
 
 
 @contextmanager
-def _chromium() -> Iterator[object]:
+def chromium() -> Iterator[object]:
+    """Debian's headless Chromium through Playwright (never a downloaded browser)."""
     from playwright.sync_api import sync_playwright
 
+    assert os.path.exists(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -117,6 +117,8 @@ def overhead_section(overhead: dict) -> str:
              f"measured themselves ({overhead['seconds']:.0f} s in all)."]
     if overhead.get("step_aftereffect"):
         parts += ["", aftereffect_paragraph(overhead["step_aftereffect"])]
+    if overhead.get("one_off"):
+        parts += ["", one_off_paragraph(overhead["one_off"])]
     for w in overhead["workloads"]:
         epochs = w.get("epochs", overhead.get("epochs"))
         repeats = w.get("repeats", overhead.get("repeats"))
@@ -132,6 +134,16 @@ def overhead_section(overhead: dict) -> str:
         if "ratio_total_ci95" in w["configs"].get("scram", {}):
             parts += ["", _interval_sentence(w["configs"]["scram"])]
     return "\n".join(parts)
+
+
+def one_off_paragraph(one_off: dict) -> str:
+    """SCRAM's fixed cost per fit() and its cost per step, from its own time at two fit lengths."""
+    long, short = one_off["workloads"]
+    steps, own = one_off["steps"], one_off["own_s"]
+    return (f"SCRAM's cost once per fit(): {one_off['one_off_s'] * 1000:.0f} ms, and "
+            f"{one_off['per_step_s'] * 1e6:.0f} µs per step, from its own time (median) on the same CNN at "
+            f"{steps[short]} steps ({own[short] * 1000:.0f} ms, {short}) and {steps[long]} steps "
+            f"({own[long] * 1000:.0f} ms, {long}), taken as one-off + steps x per-step.")
 
 
 def _interval_sentence(scram: dict) -> str:
@@ -220,8 +232,8 @@ def _route_cell(route: dict) -> str:
 
 def sweep_section(sweep: dict) -> str:
     """Alarms on healthy setups, per seed."""
-    runs = [run for setup in sweep["setups"] for run in setup["runs"]]
-    false = [run for run in runs if any(not a["tolerated"] for a in run["alarms"])]
+    runs = [run for setup in sweep["setups"] for run in setup["runs"] if "error" not in run]
+    false = _falsely_alarmed(sweep)
     lines = ["## Healthy sweep", "",
              f"{len(sweep['setups'])} common, working Keras setups, each trained with seeds "
              f"{', '.join(str(s) for s in sweep['seeds'])} ({sum(r['seconds'] for r in runs):.0f} s). Every warning "
@@ -233,7 +245,23 @@ def sweep_section(sweep: dict) -> str:
     return "\n".join(lines)
 
 
+def _falsely_alarmed(sweep: dict) -> list[dict]:
+    """The sweep's runs with a warning or error their setup does not tolerate."""
+    return [run for setup in sweep["setups"] for run in setup["runs"] if any(not a["tolerated"] for a in run["alarms"])]
+
+
+def _sweep_figure(sweep: dict | None) -> str:
+    if sweep is None:
+        return "not run"
+    runs = sum(1 for setup in sweep["setups"] for run in setup["runs"] if "error" not in run)
+    false = _falsely_alarmed(sweep)
+    names = sorted({setup["name"] for setup in sweep["setups"] for run in setup["runs"] if run in false})
+    return f"{len(false)}/{runs}" + (f" ({', '.join(names)})" if names else "")
+
+
 def _sweep_cell(run: dict) -> str:
+    if "error" in run:
+        return f"cannot train on this backend ({run['error']})"
     if not run["alarms"]:
         return "quiet"
     return ", ".join(f"{'' if a['tolerated'] else '⚠ '}{a['check']} @{a['step']}"
@@ -252,18 +280,65 @@ def backends_section(results: dict) -> str:
         zoo = results[key]
         s = next(summary for summary in zoo["summary"] if summary["detector"] == "scram")
         missed = [sc["name"] for sc in zoo["scenarios"] if sc["expected"] and not sc["detectors"]["scram"]["detected"]]
+        sweep = results.get("sweep" if backend == "tensorflow" else f"sweep_{backend}")
         rows.append([backend, f"{s['detected']}/{s['faulty']} = {s['recall']:.2f}", _precision(s),
-                     f"{len(s['healthy_with_alarms'])}/{s['healthy']}", _num(s["median_delay_steps"], 1),
-                     ", ".join(missed) or "–", f"{zoo['seconds']:.0f}"])
+                     f"{len(s['healthy_with_alarms'])}/{s['healthy']}", _sweep_figure(sweep),
+                     _num(s["median_delay_steps"], 1), ", ".join(missed) or "–", f"{zoo['seconds']:.0f}"])
     return "\n".join(["## Keras backends side by side", "",
                       "The fault zoo trained on each Keras backend (`python -m bench zoo --backend jax`). The same "
-                      "jobs and seeds; each backend's own initialisation and numerics make the runs differ.", "",
-                      table(["backend", "recall", "precision", "healthy with false alarms", "median delay (steps)",
-                             "missed", "s"], rows)])
+                      "jobs and seeds; each backend's own initialisation and numerics make the runs differ. The "
+                      "healthy sweep too (`python -m bench sweep --backend jax`): runs with a false alarm.", "",
+                      table(["backend", "recall", "precision", "healthy zoo jobs with false alarms",
+                             "healthy sweep runs with false alarms", "median delay (steps)", "missed", "s (zoo)"],
+                            rows)])
 
 
-def render(results: dict) -> str:
-    """The whole results.md."""
+def pytorch_section(runs: list[dict]) -> str:
+    """The PyTorch zoo's figures (`python -m bench.zoo_torch --json bench/results_torch.json`): one row a run."""
+    faulty = [r for r in runs if r["faulty"]]
+    healthy = [r for r in runs if not r["faulty"]]
+    alarmed = [r for r in faulty if r["alarms"]]
+    found = sum(r["found"] for r in faulty)
+    missed = [r["scenario"] for r in faulty if not r["found"]]
+    summary = [["PyTorch (ScramMonitor / Lightning)", f"{found}/{len(faulty)} = {found / max(len(faulty), 1):.2f}",
+                f"{sum(not r['off_target'] for r in alarmed)}/{len(alarmed)}",
+                f"{sum(bool(r['alarms']) for r in healthy)}/{len(healthy)}", ", ".join(missed) or "–",
+                f"{sum(r['seconds'] for r in runs):.0f}"]]
+    scenarios = list(dict.fromkeys(r["scenario"] for r in runs))
+    return "\n".join([
+        "## PyTorch: ScramMonitor and Lightning", "",
+        "The PyTorch zoo (`bench/zoo_torch.py`): tiny labelled jobs written as plain PyTorch loops under "
+        "`ScramMonitor`, and a LightningModule under `ScramLightningCallback`; faulty jobs with seed 0, healthy "
+        "ones with several seeds (the sweep). Its jobs are not the Keras zoo's, so its figures stand beside the "
+        "table above, not in it. Recall: faulty jobs where an expected check was raised as a warning or error; "
+        "off-target: an alarm neither expected nor tolerated; on a healthy job every warning or error is a false "
+        "alarm. `python -m bench.zoo_torch --json bench/results_torch.json`, then `python -m bench --report`.", "",
+        table(["framework", "recall", "faulty runs with no off-target alarm", "healthy runs with a false alarm",
+               "missed", "s"], summary), "",
+        table(["scenario", "kind", "outcome"],
+              [[name, "faulty" if _runs_of(runs, name)[0]["faulty"] else "healthy",
+                _pytorch_outcome(_runs_of(runs, name))] for name in scenarios]),
+    ])
+
+
+def _runs_of(runs: list[dict], scenario: str) -> list[dict]:
+    return [r for r in runs if r["scenario"] == scenario]
+
+
+def _pytorch_outcome(runs: list[dict]) -> str:
+    """`✔ found; also: ...` for a faulty job, `quiet (seeds 0, 1, 2)` or the alarms per seed for a healthy one."""
+    if runs[0]["faulty"]:
+        run = runs[0]
+        off = run["off_target"]
+        also = [c for c in run["alarms"] if c not in off]
+        return (("✔ found" if run["found"] else "✘ missed") + (f"; raised: {', '.join(also)}" if also else "")
+                + (f"; off-target: {', '.join(off)}" if off else ""))
+    alarms = [f"⚠ seed {r['seed']}: {', '.join(r['alarms'])}" for r in runs if r["alarms"]]
+    return "; ".join(alarms) or f"quiet (seeds {', '.join(str(r['seed']) for r in runs)})"
+
+
+def render(results: dict, pytorch: list[dict] | None = None) -> str:
+    """The whole results.md; `pytorch`: the PyTorch zoo's runs (bench/results_torch.json), if any."""
     parts = ["# SCRAM benchmarks", "", "Written by `make bench` (`python -m bench`); parts: `python -m bench zoo`, "
              "`python -m bench overhead`, `python -m bench scale`, `python -m bench sweep`, add `--quick` for a "
              "short run. Raw numbers: "
@@ -272,6 +347,8 @@ def render(results: dict) -> str:
         parts += ["", f"Total runtime of the last full run: {results['total_s']:.0f} s."]
     if any(f"zoo_{backend}" in results for backend in OTHER_BACKENDS):
         parts += ["", backends_section(results)]
+    if pytorch:
+        parts += ["", pytorch_section(pytorch)]
     sections = (("zoo", zoo_section), ("overhead", overhead_section), ("scale", scale_section),
                 ("sweep", sweep_section))
     for key, render_section in sections:

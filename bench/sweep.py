@@ -242,6 +242,16 @@ def run_setup(setup: Setup, seed: int) -> dict:
                         "tolerated": a.check in setup.tolerated} for a in alarms]}
 
 
+def run_or_say_why_not(setup: Setup, seed: int) -> dict:
+    """`run_setup`, or, for a program this Keras backend cannot train (a TensorFlow-only GAN on
+    JAX, say), the first line of Keras' error instead of its alarms."""
+    try:
+        return run_setup(setup, seed)
+    except Exception as error:  # the user's program fails here without SCRAM too
+        return {"seed": seed, "seconds": 0.0, "final": {}, "alarms": [],
+                "error": f"{type(error).__name__}: {str(error).strip().splitlines()[0][:160]}"}
+
+
 def run(quick: bool = False, progress: Callable[[str], None] = print) -> dict:
     """Every setup with every seed (`quick`: 4 setups, seed 0)."""
     setups = [s for s in SETUPS if s.name in QUICK] if quick else list(SETUPS)
@@ -250,9 +260,11 @@ def run(quick: bool = False, progress: Callable[[str], None] = print) -> dict:
     for setup in setups:
         runs = []
         for seed in seeds:
-            runs.append(run_setup(setup, seed))
+            runs.append(run_or_say_why_not(setup, seed))
             false = [a["check"] for a in runs[-1]["alarms"] if not a["tolerated"]]
-            progress(f"sweep {setup.name} seed {seed}: " + (f"FALSE ALARM {', '.join(false)}" if false else "quiet"))
+            said = (f"cannot train here: {runs[-1]['error']}" if "error" in runs[-1]
+                    else f"FALSE ALARM {', '.join(false)}" if false else "quiet")
+            progress(f"sweep {setup.name} seed {seed}: {said}")
         results.append({"name": setup.name, "description": setup.description, "tolerated": list(setup.tolerated),
                         "runs": runs})
     return {"setups": results, "seeds": list(seeds)}

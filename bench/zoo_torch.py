@@ -31,6 +31,7 @@ AFTER_NAN = ("nan_loss", "loss_diverging", "exploding_gradients", "update_ratio_
              "constant_predictions", "accuracy_at_chance", "loss_not_decreasing", "dead_relu")
 STALLED = ("loss_not_decreasing", "accuracy_at_chance", "constant_predictions", "update_ratio_unusual")
 SWINGING = ("loss_oscillating", "loss_diverging", "exploding_gradients", "update_ratio_unusual", "nan_loss")
+NO_SIGNAL = ("vanishing_gradients", "weights_not_updating")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,6 +206,72 @@ def class_ids_under_bce_with_logits(log_dir: str) -> list[Diagnostic]:
                 nn.BCEWithLogitsLoss(), epochs=2)
 
 
+def _hidden_bias(model: nn.Sequential, bias: float) -> nn.Sequential:
+    """Every hidden nn.Linear's bias set to `bias` (the last layer, the output, keeps its own)."""
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for layer in linears[:-1]:
+            layer.bias.fill_(bias)
+    return model
+
+
+@scenario(expected=("dead_relu",), tolerated=STALLED + NO_SIGNAL)
+def mostly_dead_relu(log_dir: str) -> list[Diagnostic]:
+    """Hidden nn.Linear(64, 128) with its bias set to -0.6: ~85% of the nn.ReLU's units are 0 for every sample."""
+    return loop(log_dir, _hidden_bias(mlp(hidden=(128,)), -0.6), *digits(), epochs=3)
+
+
+@scenario(expected=("dead_relu", "constant_predictions", "weights_not_updating"), tolerated=STALLED + NO_SIGNAL)
+def all_relu_dead(log_dir: str) -> list[Diagnostic]:
+    """Hidden biases set to -10: every ReLU unit is dead, the output ignores the input."""
+    return loop(log_dir, _hidden_bias(mlp(hidden=(64, 64)), -10.0), *digits(), epochs=3)
+
+
+def _squashing_mlp(activation: type[nn.Module], std: float | None = None) -> nn.Sequential:
+    model = nn.Sequential(nn.Linear(64, 64), activation(), nn.Linear(64, 64), activation(), nn.Linear(64, 10))
+    if std is not None:
+        with torch.no_grad():
+            for layer in (model[0], model[2]):
+                layer.weight.normal_(0.0, std)
+    return model
+
+
+@scenario(expected=("saturated_activations",), tolerated=STALLED + NO_SIGNAL + ("input_not_normalized",))
+def saturated_sigmoid_unscaled_inputs(log_dir: str) -> list[Diagnostic]:
+    """nn.Sigmoid layers on the digits' pixels times 100 (0..1600): pre-activations in the hundreds."""
+    x, y = data.digits()
+    return loop(log_dir, _squashing_mlp(nn.Sigmoid), *tensors(x * 100, y), epochs=3)
+
+
+@scenario(expected=("saturated_activations",), tolerated=STALLED + NO_SIGNAL)
+def saturated_tanh_init(log_dir: str) -> list[Diagnostic]:
+    """nn.Tanh layers whose weights are drawn with std 3: pre-activations around +-10, outputs pinned at +-1."""
+    model = _squashing_mlp(nn.Tanh, std=3.0)
+    return loop(log_dir, model, *digits(), optimizer=torch.optim.SGD(model.parameters(), lr=0.01), epochs=3)
+
+
+class _FrozenZeroHead(nn.Module):
+    """The output layer's weights zeroed and frozen (a fine-tuning slip): its logits are its bias alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body, self.head = nn.Sequential(nn.Linear(64, 64), nn.ReLU()), nn.Linear(64, 10)
+        with torch.no_grad():
+            self.head.weight.zero_()
+        self.head.weight.requires_grad = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+@scenario(expected=("constant_predictions",), tolerated=STALLED + NO_SIGNAL)
+def frozen_zero_output_layer(log_dir: str) -> list[Diagnostic]:
+    """Output weights zeroed and frozen: the same logits for every sample, whatever the input."""
+    model = _FrozenZeroHead()
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    return loop(log_dir, model, *digits(), optimizer=optimizer, epochs=3)
+
+
 # -- healthy: the sweep's setups ----------------------------------------------------------------------
 
 
@@ -212,6 +279,12 @@ def class_ids_under_bce_with_logits(log_dir: str) -> list[Diagnostic]:
 def healthy_mlp(log_dir: str) -> list[Diagnostic]:
     """MLP on digits, Adam 1e-3, dropout, 6 epochs."""
     return loop(log_dir, mlp(hidden=(64,), dropout=0.2), *digits(), epochs=6)
+
+
+@scenario()
+def healthy_sigmoid_mlp(log_dir: str) -> list[Diagnostic]:
+    """nn.Sigmoid hidden layers on the scaled digits (PyTorch's default initialisation)."""
+    return loop(log_dir, _squashing_mlp(nn.Sigmoid), *digits(), epochs=6)
 
 
 @scenario()
@@ -235,6 +308,30 @@ def healthy_lstm(log_dir: str) -> list[Diagnostic]:
     """LSTM reading the digits row by row."""
     x, y = data.digits()
     return loop(log_dir, _Sequence(), *tensors(x.reshape(-1, 8, 8), y), epochs=5)
+
+
+class _MeanOfEmbeddings(nn.Module):
+    """Token ids -> the mean of their embeddings -> one logit (squeezed), as a small sentiment model."""
+
+    def __init__(self, vocabulary: int) -> None:
+        super().__init__()
+        self.embedding, self.head = nn.Embedding(vocabulary, 16), nn.Linear(16, 1)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embedding(tokens).mean(1)).squeeze(1)
+
+
+@scenario()
+def healthy_one_logit_bce(log_dir: str) -> list[Diagnostic]:
+    """One logit under nn.BCEWithLogitsLoss: a mean of token embeddings, whose first logits lie in (0, 1)."""
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 50, (512, 12))
+    y = (tokens < 10).sum(1) > 2  # a positive word count decides the label
+    model = _MeanOfEmbeddings(50)
+    with torch.no_grad():
+        model.head.bias.fill_(0.3)  # small positive logits at first, as a mean over embeddings often gives
+    return loop(log_dir, model, torch.tensor(tokens), torch.tensor(y, dtype=torch.float32),
+                loss_fn=nn.BCEWithLogitsLoss(), epochs=4)
 
 
 @scenario()

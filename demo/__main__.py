@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import subprocess
 import sys
 import time
+import types
 
 from demo.quiet import import_tensorflow_quietly, quiet_environment
 
 # Before anything imports TensorFlow: the first lines the user reads are the demo's.
 quiet_environment()
+
+FRAMEWORKS = ("keras", "torch")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +34,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-tensorboard", action="store_true", help="do not start TensorBoard")
     parser.add_argument("--port", type=int, default=6006, help="TensorBoard's port (default: 6006)")
     parser.add_argument("--keep", action="store_true", help="keep earlier runs in LOGDIR instead of replacing them")
+    parser.add_argument("--framework", choices=FRAMEWORKS, default="keras",
+                        help="keras (default), or torch: the same scenarios as plain PyTorch loops with "
+                             "ScramMonitor, written to LOGDIR/torch/<scenario>")
     return parser
+
+
+def scenarios_module(framework: str) -> types.ModuleType:
+    """`demo.scenarios` (Keras) or `demo.torch_scenarios`: each has SCENARIOS, seed() and run_dir().
+
+    PyTorch is imported only for `--framework torch`: the Keras demo never loads it.
+    """
+    try:
+        return importlib.import_module("demo.torch_scenarios" if framework == "torch" else "demo.scenarios")
+    except ModuleNotFoundError as missing:
+        if missing.name != "torch":
+            raise
+        raise SystemExit("`python -m demo --framework torch` needs PyTorch: pip install torch") from missing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,15 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     # TensorFlow on every backend (SCRAM itself does not need it on JAX or PyTorch).
     import_tensorflow_quietly()
     args = build_parser().parse_args(argv)
-    import keras
-
     from demo import data
-    from demo.scenarios import SCENARIOS
 
-    chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
+    scenarios = scenarios_module(args.framework)
+    chosen = [s for s in scenarios.SCENARIOS if not args.scenario or s.name in args.scenario]
     datasets: dict[str, data.Dataset] = {}
     for scenario in chosen:
-        run_dir = os.path.join(args.logdir, scenario.name)
+        run_dir = scenarios.run_dir(args.logdir, scenario)
         if not args.keep:
             shutil.rmtree(run_dir, ignore_errors=True)
         if scenario.loader not in datasets:
@@ -54,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"data: {datasets[scenario.loader].name}", flush=True)
         epochs = scenario.quick_epochs if args.quick else scenario.epochs
         started = time.perf_counter()
-        keras.utils.set_random_seed(0)
+        scenarios.seed(0)
         scenario.train(run_dir, epochs, datasets[scenario.loader])
-        print(f"trained {scenario.name:<20} ({scenario.story}, {epochs} epochs) "
+        print(f"trained {os.path.relpath(run_dir, args.logdir):<24} ({scenario.story}, {epochs} epochs) "
               f"in {time.perf_counter() - started:.1f}s", flush=True)
     print()
     subprocess.run([sys.executable, "-m", "tensorboard_plugin_scram.cli", "report", "--fail-on", "never",

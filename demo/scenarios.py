@@ -6,6 +6,7 @@ Each scenario is what a non-expert would write: ordinary Keras, plus the two cal
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 
 import keras
@@ -18,12 +19,22 @@ from tensorboard_plugin_scram import ScramCallback
 class Scenario:
     name: str
     story: str
-    train: Callable[[str, int, data.Dataset], keras.callbacks.History]
+    train: Callable[[str, int, data.Dataset], object]  # Keras' History, or ScramMonitor's diagnostics
     loader: str
     epochs: int
     expected: tuple[str, ...]  # check ids that should fire; () for a fixed scenario
     quick_epochs: int = 3  # with --quick: enough for the fault to show
     tolerated: tuple[str, ...] = ()  # true consequences of the fault that may fire too
+
+
+def seed(value: int) -> None:
+    """The demo's seed for Keras (Python's, NumPy's and the backend's generators)."""
+    keras.utils.set_random_seed(value)
+
+
+def run_dir(logdir: str, scenario: Scenario) -> str:
+    """Where a scenario's run goes: LOGDIR/<scenario>."""
+    return os.path.join(logdir, scenario.name)
 
 
 def _callbacks(log_dir: str, *extra: keras.callbacks.Callback) -> list:

@@ -48,6 +48,24 @@ def demo_logdir(tmp_path_factory) -> str:
     return str(root)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium, one per module (`tests/browser_helpers.py`)."""
+    from tests.browser_helpers import chromium
+
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page in `browser`; `page.problems` lists what went wrong in it."""
+    from tests.browser_helpers import recording_page
+
+    with recording_page(browser) as fresh:
+        yield fresh
+
+
 @pytest.fixture(scope="session")
 def trained_logdir(tmp_path_factory) -> str:
     """One logdir holding the paper's three faults and two healthy runs, trained once."""

@@ -92,6 +92,37 @@ def test_the_median_interval_brackets_the_median_and_narrows_with_repeats():
     assert narrow[1] - narrow[0] < (high - low) / 2 and narrow[0] < 1.04 < narrow[1]
 
 
+def test_the_one_off_cost_per_fit_comes_from_two_fit_lengths():
+    """Own time 0.08 s + 0.2 ms a step at 150 and 768 steps gives back those two costs."""
+    from bench import overhead
+
+    results = [{"workload": name, "steps_per_fit": steps, "configs": {"scram": {"scram_own_s": 0.08 + 2e-4 * steps}}}
+               for name, steps in (("cnn", 768), ("cnn_short", 150))]
+    one_off = overhead.one_off_cost(results)
+    assert one_off["one_off_s"] == pytest.approx(0.08) and one_off["per_step_s"] == pytest.approx(2e-4)
+    assert overhead.one_off_cost(results[:1]) is None, "one length alone cannot split the two"
+    text = report.one_off_paragraph(one_off)
+    assert "80 ms" in text and "200 µs per step" in text and "150 steps" in text
+    assert {w.name: w.epochs * len(w.x) // w.batch_size for w in overhead.workloads(False)}["cnn_short"] == 150
+
+
+def test_the_pytorch_zoo_section_counts_recall_off_target_alarms_and_false_alarms():
+    def run(scenario, faulty, alarms, found=False, off_target=(), seed=0):
+        return {"scenario": scenario, "faulty": faulty, "alarms": list(alarms), "found": found,
+                "off_target": list(off_target), "seed": seed, "seconds": 1.0}
+
+    runs = [run("nan", True, ["nan_loss"], found=True),
+            run("softmax_ce", True, ["nan_loss", "dead_relu"], found=True, off_target=["dead_relu"]),
+            run("eval_mode", True, []),
+            *(run("mlp", False, [], seed=s) for s in (0, 1)),
+            run("cnn", False, [], seed=0), run("cnn", False, ["overfitting"], seed=1)]
+    text = report.pytorch_section(runs)
+    assert "| PyTorch (ScramMonitor / Lightning) | 2/3 = 0.67 | 1/2 | 1/4 | eval_mode | 7 |" in text
+    assert "| softmax_ce | faulty | ✔ found; raised: nan_loss; off-target: dead_relu |" in text
+    assert "| eval_mode | faulty | ✘ missed |" in text
+    assert "| mlp | healthy | quiet (seeds 0, 1) |" in text and "| cnn | healthy | ⚠ seed 1: overfitting |" in text
+
+
 def test_overhead_workloads_can_be_chosen_by_name():
     from bench import __main__ as cli
     from bench import overhead

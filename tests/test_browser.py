@@ -5,47 +5,20 @@ Screenshots of each view are saved under test-artifacts/ at the repository's roo
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 
 from tensorboard_plugin_scram.diagnostic import Diagnostic, Severity
 from tensorboard_plugin_scram.events.writer import ScramSummaryWriter
+from tests.browser_helpers import PANEL, no_problems, open_panel, shot
 from tests.tensorboard_helpers import TensorBoardProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.tensorboard]
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts")
-PANEL = 'iframe[src*="plugin_entry.html?name=scram"]'
 XSS = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert os.path.exists(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.problems = []
-    page.on("pageerror", lambda error: page.problems.append(f"pageerror: {error}"))
-    page.on("console", lambda msg: msg.type == "error" and page.problems.append(f"console: {msg.text}"))
-    page.on("dialog", lambda dialog: (page.problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-    yield page
-    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +27,6 @@ def tensorboard(demo_logdir):
     process.wait_for(lambda tb: len(tb.get_json("/data/plugin/scram/runs")[1]["runs"]) == 6)
     yield process
     process.stop()
-
-
-def shot(page: Page, name: str) -> None:
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    page.screenshot(path=os.path.join(ARTIFACTS, name), full_page=True)
-
-
-def open_panel(page: Page, url: str):
-    page.goto(url + "/#scram")
-    return page.frame_locator(PANEL)
-
-
-def no_problems(page: Page) -> None:
-    # favicon 404s are the host page's, not the panel's
-    assert [p for p in page.problems if "favicon" not in p] == []
 
 
 @pytest.mark.training

@@ -23,15 +23,10 @@ from playwright.sync_api import Page, expect
 from bench import scale
 from tensorboard_plugin_scram.checks.registry import CATALOGUE
 from tensorboard_plugin_scram.diagnostic import Severity
-from tests import test_browser
+from tests.browser_helpers import PANEL, no_problems, open_panel, shot
 from tests.tensorboard_helpers import TensorBoardProcess
-from tests.test_browser import PANEL, no_problems, open_panel, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.tensorboard]
-
-# The same browser and page as the panel's other browser tests.
-browser = test_browser.browser
-page = test_browser.page
 
 SWEEP = 1000
 WIDE_FROM = 950  # sweep runs from here hold all of CHECKS: the compare view's 50 x 25

@@ -381,3 +381,43 @@ def test_learning_checks_stay_quiet_on_nan_loss():
     nan_rows = [{"loss": math.nan, "accuracy": 0.1, "val_loss": math.nan, "val_accuracy": 0.1}] * 6
     for check in (AccuracyAtChance(), LossNotDecreasing(), LossOscillating(), TrainValMismatch()):
         assert not any(epochs(check, nan_rows)), check.id
+
+
+def test_validation_better_than_a_training_accuracy_its_own_loss_rules_out_is_not_blamed_on_the_data():
+    """Training accuracy 0.09 with a cross-entropy of 0.09 cannot be: the metric counts other positions."""
+    from tensorboard_plugin_scram.checks.train_val_mismatch import TrainValMismatch
+    from tensorboard_plugin_scram.engine import Engine
+    from tensorboard_plugin_scram.observations import EpochObservation, LossInfo, OutputInfo, RunInfo
+
+    def better_run(train_accuracy: float, losses: list[float]) -> list:
+        engine = Engine([TrainValMismatch()])
+        engine.begin(RunInfo(losses=(LossInfo("sparse_categorical_crossentropy"),),
+                             outputs=(OutputInfo("tags", 5, "softmax"),)), 0)
+        found = []
+        for epoch, loss in enumerate(losses):
+            logs = {"loss": loss, "accuracy": train_accuracy, "val_loss": loss * 0.7, "val_accuracy": 1.0}
+            found += engine.epoch(EpochObservation(epoch * 20 + 19, epoch, logs))
+        return [d for d in found if d.check == "train_val_mismatch"]
+
+    contradicted = better_run(0.094, [1.56, 1.39, 1.13, 0.69, 0.27, 0.089])
+    plausible = better_run(0.5, [1.0, 0.9, 0.85, 0.8, 0.78, 0.77])  # 2 exp(-0.77) - 1 = -0.07: no contradiction
+    assert contradicted == [] and len(plausible) == 1
+
+
+def test_a_tiny_loss_with_accuracy_at_chance_under_a_mask_does_not_blame_the_labels():
+    """Masked sequence labels: the loss skips the padding, Keras' training accuracy on JAX does not."""
+    from tensorboard_plugin_scram.checks.accuracy_at_chance import AccuracyAtChance
+    from tensorboard_plugin_scram.engine import Engine
+    from tensorboard_plugin_scram.observations import EpochObservation, LossInfo, OutputInfo, RunInfo
+
+    def run(masked: bool) -> list:
+        engine = Engine([AccuracyAtChance()])
+        engine.begin(RunInfo(losses=(LossInfo("sparse_categorical_crossentropy"),),
+                             outputs=(OutputInfo("tags", 5, "softmax"),), masked_output=masked), 0)
+        found = []
+        for epoch, loss in enumerate([1.5, 0.6, 0.05, 0.02]):
+            found += engine.epoch(EpochObservation(epoch * 50 + 49, epoch, {"loss": loss, "accuracy": 0.09}))
+        return [d for d in found if d.check == "accuracy_at_chance"]
+
+    assert run(masked=True) == []
+    assert [d.title for d in run(masked=False)] == ["Loss near zero but accuracy at chance"]

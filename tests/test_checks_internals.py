@@ -172,8 +172,17 @@ def test_exploding_error_on_non_finite_gradient_points_at_compile():
 
 
 def test_exploding_huge_norm_warns_and_its_near_miss_is_quiet():
-    assert _run(ExplodingGradients(), [_obs(_layer(grad_norm=1e3))])[0].severity is None
-    assert _run(ExplodingGradients(), [_obs(_layer(grad_norm=999.0))]) == []
+    sgd = _history(optimizer="SGD")
+    assert _run(ExplodingGradients(), [_obs(_layer(grad_norm=1e3))], sgd)[0].severity is None
+    assert _run(ExplodingGradients(), [_obs(_layer(grad_norm=999.0))], _history(optimizer="SGD")) == []
+
+
+@pytest.mark.parametrize("optimizer", ["Adam", "RMSprop", "AdamW", "Adagrad"])
+def test_a_huge_norm_alone_is_no_alarm_under_an_optimizer_whose_step_does_not_grow_with_it(optimizer):
+    """Adam divides each step by the gradients' running scale: 1e3 makes no larger update than 1."""
+    assert _run(ExplodingGradients(), [_obs(_layer(grad_norm=1e3))], _history(optimizer=optimizer)) == []
+    exploded = _run(ExplodingGradients(), [_obs(_layer(grad_norm=1e6))], _history(optimizer=optimizer))
+    assert [f.key for f in exploded] == ["error"], "beyond 1e6 the gradients are broken whatever the optimizer"
 
 
 def test_exploding_growth_since_first_measurement():

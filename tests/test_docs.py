@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 
 from tensorboard_plugin_scram.checks import CATALOGUE
 from tensorboard_plugin_scram.docs import check_page, with_index_table
@@ -29,3 +31,33 @@ def test_readme_lists_every_check_in_its_generated_table():
     assert with_index_table(readme) == readme, "run `make docs`"
     for check_id in CATALOGUE:
         assert f"docs/checks/{check_id}.md" in readme
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    kept = "".join(c for c in heading.strip().lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def _anchors(path: str) -> set[str]:
+    with open(path, encoding="utf-8") as handle:
+        text = re.sub(r"```.*?```", "", handle.read(), flags=re.S)  # a `#` in code is no heading
+    return {_slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+
+
+def test_relative_links_in_the_readme_and_docs_lead_somewhere():
+    pages = [os.path.join(ROOT, "README.md"), *glob.glob(os.path.join(ROOT, "docs", "*.md"))]
+    checked = 0
+    for page in pages:
+        with open(page, encoding="utf-8") as handle:
+            text = handle.read()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):  # https:, mailto: ...
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+            assert os.path.exists(resolved), f"{os.path.relpath(page, ROOT)} links to missing {target}"
+            if anchor and resolved.endswith(".md"):
+                assert anchor in _anchors(resolved), f"{os.path.relpath(page, ROOT)}: no heading for #{anchor}"
+            checked += 1
+    assert checked > 20, "the pages link to each other"

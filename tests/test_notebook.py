@@ -29,7 +29,6 @@ from tensorboard_plugin_scram.notebook import DiagnosticList, RichText, summary_
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "docs", "notebook.ipynb")
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
-CHROMIUM = "/usr/bin/chromium"
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -178,17 +177,13 @@ def test_outside_a_kernel_the_summary_is_plain_text(capsys):
 
 
 @pytest.fixture(scope="module")
-def page():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    assert os.path.exists(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 900, "height": 400})
-        page.problems = []
-        page.on("dialog", lambda dialog: (page.problems.append(dialog.message), dialog.dismiss()))
-        page.on("pageerror", lambda error: page.problems.append(str(error)))
+def notebook_page():
+    """A page the size of a notebook's output area (its problems recorded, as the panel's)."""
+    pytest.importorskip("playwright.sync_api")
+    from tests.browser_helpers import chromium, recording_page
+
+    with chromium() as browser, recording_page(browser, width=900, height=400) as page:
         yield page
-        browser.close()
 
 
 def as_jupyter_shows_it(cell) -> str:
@@ -202,28 +197,28 @@ def as_jupyter_shows_it(cell) -> str:
 
 @pytest.mark.browser
 @pytest.mark.training
-def test_the_summary_rows_expand_in_a_browser(executed, page):
+def test_the_summary_rows_expand_in_a_browser(executed, notebook_page):
     notebook, work = executed
     fault = code_cells(notebook)[1]
-    page.set_content(as_jupyter_shows_it(fault))
-    rows = page.locator("tr.scram-row")
+    notebook_page.set_content(as_jupyter_shows_it(fault))
+    rows = notebook_page.locator("tr.scram-row")
     run = [d for d in read(work / "logs") if d.run == "lr_1e10/scram"]
     assert rows.count() == len(run)
     error = next(i for i, d in enumerate(run) if d.severity is Severity.ERROR)
-    explanation = page.get_by_text(run[error].explanation)
+    explanation = notebook_page.get_by_text(run[error].explanation)
     assert not explanation.is_visible()
     rows.nth(error).locator("summary").click()
     assert explanation.is_visible()
     assert rows.nth(error).locator("pre code").inner_text() == run[error].snippet
     os.makedirs(ARTIFACTS, exist_ok=True)
-    page.screenshot(path=os.path.join(ARTIFACTS, "notebook-summary.png"), full_page=True)
-    assert page.problems == []
+    notebook_page.screenshot(path=os.path.join(ARTIFACTS, "notebook-summary.png"), full_page=True)
+    assert notebook_page.problems == []
 
 
 @pytest.mark.browser
-def test_script_bearing_text_stays_text_in_a_browser(page):
-    page.set_content(summary_html(f"found {XSS}", [hostile()], f"Details: {XSS}"))
-    page.locator("summary").first.click()
-    assert page.locator("img").count() == 0
-    assert XSS in page.locator(".scram-summary").inner_text()
-    assert page.problems == []
+def test_script_bearing_text_stays_text_in_a_browser(notebook_page):
+    notebook_page.set_content(summary_html(f"found {XSS}", [hostile()], f"Details: {XSS}"))
+    notebook_page.locator("summary").first.click()
+    assert notebook_page.locator("img").count() == 0
+    assert XSS in notebook_page.locator(".scram-summary").inner_text()
+    assert notebook_page.problems == []

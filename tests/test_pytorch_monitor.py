@@ -113,6 +113,32 @@ def test_softmax_in_forward_found_from_the_output_values(tmp_path):
     assert "output_activation_loss_mismatch" in found(train(FunctionalSoftmax(), tmp_path))
 
 
+class OneLogit(nn.Module):
+    """A binary classifier with one logit, squeezed for `BCEWithLogitsLoss`; `sigmoid`: a sigmoid in forward() too."""
+
+    def __init__(self, sigmoid: bool) -> None:
+        super().__init__()
+        self.body, self.head, self.sigmoid = nn.Sequential(nn.Linear(30, 16), nn.ReLU()), nn.Linear(16, 1), sigmoid
+        with torch.no_grad():  # logits that all start in (0, 1), as an average over an embedding often gives
+            self.head.weight.mul_(0.01)
+            self.head.bias.fill_(0.5)
+
+    def forward(self, x):
+        logit = self.head(self.body(x)).squeeze(1)
+        return torch.sigmoid(logit) if self.sigmoid else logit
+
+
+def test_small_logits_in_the_unit_interval_are_not_taken_for_a_sigmoid(tmp_path):
+    data = load_breast_cancer()
+    x = torch.tensor((data.data[:SAMPLES] - data.data.mean(0)) / data.data.std(0), dtype=torch.float32)
+    y = torch.tensor(data.target[:SAMPLES], dtype=torch.float32)
+    logits, twice = (train(OneLogit(sigmoid), tmp_path / str(sigmoid), x, y, nn.BCEWithLogitsLoss(), epochs=1)
+                     for sigmoid in (False, True))
+    assert 0 < float(OneLogit(False).head.bias) < 1, "the first logits lie in (0, 1)"
+    assert "output_activation_loss_mismatch" not in found(logits), "the loss gets the Linear's own output"
+    assert "output_activation_loss_mismatch" in found(twice), "a sigmoid in forward() is seen from the values"
+
+
 def test_log_softmax_before_cross_entropy_stays_quiet(tmp_path):
     # log_softmax(log_softmax(z)) == log_softmax(z): harmless, so no alarm.
     assert found(train(mlp([nn.LogSoftmax(dim=1)]), tmp_path)) == {}

@@ -356,31 +356,23 @@ def test_tensorboard_serves_the_s3_run(s3_run, s3_tensorboard):
 @pytest.mark.training
 @pytest.mark.tensorboard
 @pytest.mark.browser
-def test_scram_tab_shows_the_s3_run(s3_run, s3_tensorboard):
-    from playwright.sync_api import expect, sync_playwright
+def test_scram_tab_shows_the_s3_run(s3_run, s3_tensorboard, page):
+    from playwright.sync_api import expect
 
-    from tests.test_browser import CHROMIUM, open_panel, shot
+    from tests.browser_helpers import no_problems, open_panel, shot
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            problems: list[str] = []
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            panel = open_panel(page, s3_tensorboard.url)
-            run = panel.locator('[data-testid=run-item][data-run="lr_1e10/scram"]')
-            expect(run).to_be_visible(timeout=30_000)
-            run.click()
-            first = s3_run.callback.diagnostics[0]
-            row = panel.locator(f'[data-testid=diagnostic][data-check="{first.check}"]').first
-            expect(row).to_be_visible()
-            expect(row).to_contain_text(first.title)
-            shown = panel.locator("[data-testid=diagnostic]").count()
-            assert shown == len(s3_run.callback.diagnostics)
-            shot(page, "s3-run.png")
-            assert problems == []
-        finally:
-            browser.close()
+    panel = open_panel(page, s3_tensorboard.url)
+    run = panel.locator('[data-testid=run-item][data-run="lr_1e10/scram"]')
+    expect(run).to_be_visible(timeout=30_000)
+    run.click()
+    first = s3_run.callback.diagnostics[0]
+    row = panel.locator(f'[data-testid=diagnostic][data-check="{first.check}"]').first
+    expect(row).to_be_visible()
+    expect(row).to_contain_text(first.title)
+    shown = panel.locator("[data-testid=diagnostic]").count()
+    assert shown == len(s3_run.callback.diagnostics)
+    shot(page, "s3-run.png")
+    no_problems(page)
 
 
 # -- the writer's fault rules on a real store -----------------------------------------------------

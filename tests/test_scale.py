@@ -9,6 +9,7 @@ tests/test_cli.py.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import random
@@ -238,6 +239,7 @@ def plugin_holdings(root: str, run: str) -> tuple[RunRecords, float]:
     multiplexer.AddRun(f"{root}/{run}", name=run)
     multiplexer.Reload()
     provider = multiplexer_provider.MultiplexerDataProvider(multiplexer, root)
+    gc.collect()
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
@@ -246,6 +248,7 @@ def plugin_holdings(root: str, run: str) -> tuple[RunRecords, float]:
         plugin.runs_impl(ctx, "")
         plugin.diagnostics_impl(ctx, "", run)
         plugin.series_impl(ctx, "", run)
+        gc.collect()  # what the plugin holds, not garbage a later collection would free
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from tensorboard_plugin_scram.checks import _losses
+from tensorboard_plugin_scram.checks._advice import PYTORCH
 from tensorboard_plugin_scram.diagnostic import Severity
 from tensorboard_plugin_scram.observations import LossInfo, OutputInfo, TensorStats
 
@@ -38,6 +39,11 @@ def loss_module(loss: LossInfo) -> str:
         return "BCEWithLogitsLoss" if loss.from_logits else "BCELoss"
     return {"mean_squared_error": "MSELoss", "mean_absolute_error": "L1Loss", "huber": "HuberLoss"}.get(
         loss.name, loss.name)
+
+
+def loss_name(loss: LossInfo, framework: str) -> str:
+    """The loss as the run's code names it: `nn.CrossEntropyLoss` in PyTorch, Keras' name otherwise."""
+    return f"nn.{loss_module(loss)}" if framework == PYTORCH else loss.name
 
 
 def output_problem(output: OutputInfo, loss: LossInfo) -> Problem | None:
@@ -94,7 +100,7 @@ def _probabilities_as_logits(output: OutputInfo, loss: LossInfo) -> Problem | No
     return (Severity.WARNING, f"nn.{module} applies {applies} itself and expects raw scores (logits); after the "
             f"model's {activation} it squashes values that are already in [0, 1] a second time, so the "
             "predicted probabilities can never approach 0 or 1, the gradients become tiny and training is slow "
-            "or stalls.", f"Remove the final {activation} from the model (nn.{_module_name(activation)} or "
+            "or stalls.", f"Remove the final {activation} from the model ({activation_module(activation)} or "
             f"torch.{activation} in forward); apply it only when you need probabilities.", snippet)
 
 
@@ -116,8 +122,17 @@ def _unbounded_output(output: OutputInfo, loss: LossInfo) -> Problem | None:
             "stay tied.", f"Drop the final {output.activation}: the loss wants raw scores.", head)
 
 
-def _module_name(activation: str) -> str:
-    return {"softmax": "Softmax", "sigmoid": "Sigmoid"}.get(activation, activation)
+# PyTorch's module of each activation SCRAM names (the inverse of the adapter's reading of them).
+_ACTIVATION_MODULES = {"sigmoid": "Sigmoid", "softmax": "Softmax", "log_softmax": "LogSoftmax", "tanh": "Tanh",
+                       "relu": "ReLU", "relu6": "ReLU6", "softplus": "Softplus", "elu": "ELU", "selu": "SELU",
+                       "gelu": "GELU", "silu": "SiLU", "leaky_relu": "LeakyReLU", "hard_sigmoid": "Hardsigmoid",
+                       "hard_tanh": "Hardtanh", "softsign": "Softsign"}
+
+
+def activation_module(activation: str) -> str:
+    """The PyTorch module of an activation (`"nn.Sigmoid"`), or the activation's name for one it has none of."""
+    module = _ACTIVATION_MODULES.get(activation)
+    return f"nn.{module}" if module else activation
 
 
 # Whole-number labels up to this look like class ids rather than quantities.

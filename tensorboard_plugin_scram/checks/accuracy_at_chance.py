@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 
 from tensorboard_plugin_scram.checks import _losses
+from tensorboard_plugin_scram.checks._advice import PYTORCH, idiom, shuffled_loader
 from tensorboard_plugin_scram.checks._batch import scored_counts
 from tensorboard_plugin_scram.checks._metrics import accuracy_key, all_finite
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.observations import EpochObservation
+from tensorboard_plugin_scram.observations import EpochObservation, RunInfo
+
+_OTHER_ENCODING = "The labels are likely not what the loss expects (their encoding, range or shape)."
 
 
 class AccuracyAtChance(Check):
@@ -45,7 +48,8 @@ class AccuracyAtChance(Check):
     counts include, so chance is 1/k there. A loss near zero (at most `tiny_loss` x ln k) with accuracy at
     chance is reported at once, with high confidence: the loss and the labels disagree,
     e.g. labels with fractions under a sparse categorical loss, which casts them to class
-    0. AUTOTRAINER's slow-convergence rule looks at similar numbers (accuracy below 0.6
+    0; but not under a mask, where the loss skips the padding and, on JAX, Keras' training
+    accuracy does not. AUTOTRAINER's slow-convergence rule looks at similar numbers (accuracy below 0.6
     with gains under 0.01); measuring against chance also works for many classes and for
     imbalanced binary data.
     """
@@ -70,7 +74,9 @@ class AccuracyAtChance(Check):
         if accuracy > limit:
             return []
         if loss <= self.threshold("tiny_loss") * math.log(classes):
-            return [self._mismatch_finding(accuracy, chance, loss, history)]
+            # Under a mask the loss skips the padding; on JAX Keras' training accuracy does not
+            # follow it the same way: the loss, near zero, is the one to believe.
+            return [] if history.run.masked_output else [self._mismatch_finding(accuracy, chance, loss, history)]
         if obs.step + 1 < self.threshold("min_steps"):
             return None
         climbing = self._climbing(history, key)
@@ -86,8 +92,11 @@ class AccuracyAtChance(Check):
                          "or the learning rate, input scaling or output layer may be off."),
             suggestion="Check that inputs and labels are shuffled together and match; then look at the learning "
                        "rate, the input scaling and the output activation.",
-            snippet=("order = np.random.default_rng(0).permutation(len(x_train))\n"
-                     "x_train, y_train = x_train[order], y_train[order]  # shuffle together, never separately"),
+            snippet=idiom(history.run.framework,
+                          "order = np.random.default_rng(0).permutation(len(x_train))\n"
+                          "x_train, y_train = x_train[order], y_train[order]  # shuffle together, never separately",
+                          "dataset = TensorDataset(x_train, y_train)  # each input stays with its label\n"
+                          + shuffled_loader() + "  # shuffles the pairs, never one side alone"),
             evidence={"accuracy": accuracy, "chance": chance, "limit": limit, "epochs": len(history.epochs),
                       "steps": obs.step + 1},
             location=history.run.fit_location,
@@ -110,27 +119,44 @@ class AccuracyAtChance(Check):
 
     def _mismatch_finding(self, accuracy: float, chance: float, loss: float, history: History) -> Finding:
         run = history.run
-        sparse = bool(run.losses) and run.losses[0].name in _losses.SPARSE
-        cause = ("Under sparse_categorical_crossentropy, labels with fractions (e.g. 0.3 or 0.7) are silently "
-                 "cast to whole class ids, mostly class 0, so the loss learns a trivial target while accuracy "
-                 "compares with the real labels." if sparse else
-                 "The labels are likely not what the loss expects (their encoding, range or shape).")
+        cause, suggestion, snippet = _torch_label_advice() if run.framework == PYTORCH else _label_advice(run)
         return Finding(
             title="Loss near zero but accuracy at chance",
             explanation=(f"The training loss is {loss:.3g}, near zero, yet the training accuracy is {accuracy:.3g}, "
                          f"about what guessing scores ({chance:.3g}). The loss and the accuracy cannot both be "
                          f"right: the labels and the loss likely do not match. {cause}"),
-            suggestion=("Check the labels' values and type: integer class ids 0..k-1 for a sparse categorical "
-                        "loss, one-hot rows for categorical cross-entropy, 0/1 for binary cross-entropy; "
-                        "continuous targets need a regression loss."),
-            snippet=("import numpy as np\n"
-                     "print(y_train.dtype, np.unique(y_train)[:10])  # expect whole class ids 0..k-1\n"
-                     "y_train = y_train.astype(\"int64\")  # only if they are class ids stored as floats"),
+            suggestion=suggestion,
+            snippet=snippet,
             evidence={"loss": loss, "accuracy": accuracy, "chance": chance,
                       "tiny_loss": self.threshold("tiny_loss")},
             confidence=Confidence.HIGH,
             location=run.compile_location or run.fit_location,
         )
+
+
+def _label_advice(run: RunInfo) -> tuple[str, str, str]:
+    """`(likely cause, suggestion, snippet)` for labels the loss does not expect, in Keras."""
+    sparse = bool(run.losses) and run.losses[0].name in _losses.SPARSE
+    cause = ("Under sparse_categorical_crossentropy, labels with fractions (e.g. 0.3 or 0.7) are silently "
+             "cast to whole class ids, mostly class 0, so the loss learns a trivial target while accuracy "
+             "compares with the real labels." if sparse else _OTHER_ENCODING)
+    return (cause,
+            "Check the labels' values and type: integer class ids 0..k-1 for a sparse categorical "
+            "loss, one-hot rows for categorical cross-entropy, 0/1 for binary cross-entropy; "
+            "continuous targets need a regression loss.",
+            "import numpy as np\n"
+            "print(y_train.dtype, np.unique(y_train)[:10])  # expect whole class ids 0..k-1\n"
+            "y_train = y_train.astype(\"int64\")  # only if they are class ids stored as floats")
+
+
+def _torch_label_advice() -> tuple[str, str, str]:
+    """`_label_advice` in PyTorch, which casts nothing: float targets of nn.CrossEntropyLoss are probabilities."""
+    return (_OTHER_ENCODING,
+            "Check the labels' values and type: class ids 0..k-1 (torch.long) for nn.CrossEntropyLoss, or one row "
+            "of class probabilities per sample (float); 0.0/1.0 floats for nn.BCEWithLogitsLoss; continuous "
+            "targets need a regression loss (nn.MSELoss).",
+            "print(y_train.dtype, torch.unique(y_train)[:10])  # expect whole class ids 0..k-1\n"
+            "y_train = y_train.long()  # only if they are class ids stored as floats")
 
 
 def _chance(history: History) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tensorboard_plugin_scram.checks import _batch
+from tensorboard_plugin_scram.checks._advice import idiom, shuffled_loader
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -72,8 +73,11 @@ class BatchMemoryRisk(Check):
                          f"({share:.0%} of the device's {run.device_memory / _GB:.1f} GB). Training could "
                          "stop with an out-of-memory error, or slow down as the machine swaps."),
             suggestion=f"Use a smaller batch size (about {safe_batch} keeps the estimate near half the memory), "
-                       "a smaller model or input size, or mixed precision.",
-            snippet=f"model.fit(x_train, y_train, batch_size={safe_batch}, ...)",
+                       "a smaller model or input size, or mixed precision"
+                       + idiom(run.framework, ".", " (torch.autocast)."),
+            snippet=idiom(run.framework, f"model.fit(x_train, y_train, batch_size={safe_batch}, ...)",
+                          shuffled_loader(safe_batch) + "\n# or mixed precision: with torch.autocast(device_type="
+                          '"cuda", dtype=torch.bfloat16): loss = loss_fn(model(x), y)'),
             evidence={"batch_size": batch, "estimated_bytes": need, "device_bytes": run.device_memory,
                       "share": share, "warn_share": self.threshold("warn_share")},
             severity=severity,

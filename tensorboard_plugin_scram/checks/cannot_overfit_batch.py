@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import math
 
+from tensorboard_plugin_scram.checks._advice import idiom
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.observations import RunInfo
+
+# Karpathy's test in a PyTorch loop, on a copy so that the user's model and optimizer stay as they are.
+_TORCH_OVERFIT_ONE_BATCH = """print(model)
+# overfit one batch yourself, on a copy of the model:
+probe = copy.deepcopy(model).train()
+optimizer = torch.optim.Adam(probe.parameters(), lr=1e-2)
+xb, yb = next(iter(train_loader))
+for step in range(100):
+    optimizer.zero_grad()
+    loss = loss_fn(probe(xb), yb)
+    loss.backward()
+    optimizer.step()
+print(loss.item())  # should be near 0"""
 
 
 class CannotOverfitBatch(Check):
@@ -63,10 +77,12 @@ class CannotOverfitBatch(Check):
                          f"{last:.4g} instead of near zero. A model that cannot memorise a handful of samples "
                          "likely has a bug in its wiring, its loss or its labels."),
             suggestion="Check that the labels match the inputs, that the loss fits the output layer, and that "
-                       "no layer blocks the signal (model.summary()).",
-            snippet="model.summary()\n# overfit one batch yourself:\n"
-                    "model.fit(x_train[:16], y_train[:16], epochs=100, verbose=0)\n"
-                    "print(model.evaluate(x_train[:16], y_train[:16]))  # should be near 0",
+                       f"no layer blocks the signal ({idiom(run.framework, 'model.summary()', 'print(model)')}).",
+            snippet=idiom(run.framework,
+                          "model.summary()\n# overfit one batch yourself:\n"
+                          "model.fit(x_train[:16], y_train[:16], epochs=100, verbose=0)\n"
+                          "print(model.evaluate(x_train[:16], y_train[:16]))  # should be near 0",
+                          _TORCH_OVERFIT_ONE_BATCH),
             evidence={"initial_loss": first, "final_loss": last, "samples": result.samples,
                       "steps": result.steps, "max_share": self.threshold("max_share")},
             location=run.compile_location,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from tensorboard_plugin_scram.checks import _losses
+from tensorboard_plugin_scram.checks._advice import idiom
 from tensorboard_plugin_scram.checks._batch import scored_counts
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -33,6 +34,8 @@ class ClassImbalance(Check):
     model.fit(x_train, y_train, class_weight=class_weight,
               ...)  # and judge with precision/recall, not accuracy
     ```
+    In PyTorch: `nn.CrossEntropyLoss(weight=...)` (`nn.BCEWithLogitsLoss(pos_weight=...)`
+    for one output), or a `WeightedRandomSampler` for the DataLoader.
 
     ## Rule
     Once `min_labels` labels have been seen, fires when the most common class's share is
@@ -87,7 +90,9 @@ class ClassImbalance(Check):
                              "only a reminder: judge the model by those, not by accuracy."),
                 suggestion="Nothing to change; compare the model's precision and recall on the rare class with a "
                            "baseline that always answers the majority class.",
-                snippet="model.compile(..., metrics=[keras.metrics.AUC(), keras.metrics.Recall()])",
+                snippet=idiom(history.run.framework,
+                              "model.compile(..., metrics=[keras.metrics.AUC(), keras.metrics.Recall()])",
+                              _torch_report(history.run)),
                 evidence=evidence,
                 severity=Severity.INFO,
                 key=labels.name,
@@ -96,12 +101,18 @@ class ClassImbalance(Check):
         return [Finding(
             title=self.title,
             explanation=f"{seen_text}, so accuracy is likely misleading here.",
-            suggestion="Weight the rare class more (class_weight), resample the data, and judge the model by "
-                       "precision, recall or AUC rather than accuracy.",
-            snippet=("counts = np.bincount(y_train.astype(int))\n"
-                     "class_weight = {c: len(y_train) / (len(counts) * n) for c, n in enumerate(counts)}\n"
-                     "model.compile(..., metrics=[\"accuracy\", keras.metrics.Precision(), keras.metrics.Recall()])\n"
-                     "model.fit(x_train, y_train, class_weight=class_weight, ...)"),
+            suggestion=idiom(history.run.framework, "Weight the rare class more (class_weight), resample the data, "
+                             "and judge the model by precision, recall or AUC rather than accuracy.",
+                             f"Weight the rare class more ({_torch_weighting(history.run)}) or draw it more often "
+                             "(a WeightedRandomSampler), and judge the model by precision, recall or AUC rather than "
+                             "accuracy."),
+            snippet=idiom(history.run.framework,
+                          "counts = np.bincount(y_train.astype(int))\n"
+                          "class_weight = {c: len(y_train) / (len(counts) * n) for c, n in enumerate(counts)}\n"
+                          "model.compile(..., metrics=[\"accuracy\", keras.metrics.Precision(), "
+                          "keras.metrics.Recall()])\n"
+                          "model.fit(x_train, y_train, class_weight=class_weight, ...)",
+                          _torch_weighted_snippet(history.run)),
             evidence=evidence,
             key=labels.name,
             location=history.run.fit_location,
@@ -119,3 +130,41 @@ def _handling(run: RunInfo, logs: Mapping[str, float]) -> list[str]:
                                        ("a mask on the output", run.masked_output)) if used]
     metrics = sorted(k for k in logs if not k.startswith("val_") and any(h in k.lower() for h in _IMBALANCE_METRICS))
     return handled + [f"metric '{name}'" for name in metrics]
+
+
+def _binary(run: RunInfo) -> bool:
+    """One output scoring one class against the other (nn.BCEWithLogitsLoss / nn.BCELoss)."""
+    return bool(run.losses) and run.losses[0].name in _losses.BINARY
+
+
+def _torch_weighting(run: RunInfo) -> str:
+    return "nn.BCEWithLogitsLoss(pos_weight=...)" if _binary(run) else "nn.CrossEntropyLoss(weight=...)"
+
+
+def _torch_weighted_snippet(run: RunInfo) -> str:
+    """The rare class weighted in the loss, or drawn more often, in a PyTorch loop."""
+    if _binary(run):
+        weighted = ("counts = torch.bincount(y_train.long())\n"
+                    "loss_fn = nn.BCEWithLogitsLoss(pos_weight=counts[0] / counts[1])  # balances the two classes\n")
+    else:
+        weighted = ("counts = torch.bincount(y_train.long())\n"
+                    "weight = len(y_train) / (len(counts) * counts.float())  # rare classes weigh more\n"
+                    "loss_fn = nn.CrossEntropyLoss(weight=weight)\n")
+    return (weighted + "# or draw each class about as often (instead of shuffle=True):\n"
+            "sampler = WeightedRandomSampler((1.0 / counts.float())[y_train.long()], num_samples=len(y_train))\n"
+            "loader = DataLoader(dataset, batch_size=64, sampler=sampler)\n"
+            "# judge by precision and recall: sklearn.metrics.classification_report(y_val, predictions)")
+
+
+def _torch_report(run: RunInfo) -> str:
+    """Precision and recall per class of a PyTorch model's predictions on the validation data."""
+    output = run.outputs[0] if run.outputs else None
+    if output is not None and output.units == 1:
+        threshold = "0.5" if output.activation == "sigmoid" else "0"  # a probability, or a logit
+        predict = f"(model(x_val).squeeze(1) > {threshold}).long()"
+    else:
+        predict = "model(x_val).argmax(1)"
+    return ("from sklearn.metrics import classification_report\n"
+            "with torch.no_grad():\n"
+            f"    predictions = {predict}\n"
+            "print(classification_report(y_val, predictions))  # precision and recall per class")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import math
 
+from tensorboard_plugin_scram.checks._advice import idiom
 from tensorboard_plugin_scram.checks._batch import binomial_tail
 from tensorboard_plugin_scram.checks._layers import StreakCheck, measured
 from tensorboard_plugin_scram.checks._metrics import fitted_growth
@@ -33,6 +34,21 @@ import numpy as np
 pred = model.predict(x_train[:512], verbose=0)
 print(pred.std(axis=0).mean(), np.std(y_train[:512], axis=0).mean())  # spread: predictions vs targets
 print(model.optimizer.learning_rate)  # then the hidden layers: dead ReLU units (see dead_relu)"""
+
+# The same advice in a PyTorch loop's terms, by the Keras snippet it replaces.
+_TORCH_SNIPPETS = {
+    _CLASS_SNIPPET: ("print(torch.unique(y_train, return_counts=True))   # are all classes there?\n"
+                     "with torch.no_grad():\n"
+                     "    print(torch.unique(model(x_batch).argmax(1), return_counts=True))\n"
+                     "loss_fn = nn.CrossEntropyLoss(weight=class_weights)   # rare classes weigh more"),
+    _ONE_LABEL_SNIPPET: "print(torch.unique(y_train, return_counts=True))  # expect every class, not one",
+    _REGRESSION_SNIPPET: ("y_mean, y_std = y_train.mean(0), y_train.std(0)\n"
+                          "y_train = (y_train - y_mean) / y_std   # train on this; predict model(x) * y_std + y_mean"),
+    _BOUNDED_SNIPPET: ("with torch.no_grad():\n"
+                       "    print(model(x_batch).std(0).mean(), y_batch.float().std(0).mean())  # spread: predictions "
+                       "vs targets\n"
+                       'print(optimizer.param_groups[0]["lr"])  # then the hidden layers: dead ReLU units'),
+}
 
 # Sampled spreads kept to tell a model leaving its starting plateau from a collapsed one.
 _SPREAD_SAMPLES = 16
@@ -212,8 +228,9 @@ class ConstantPredictions(StreakCheck):
                          f"{self._held(obs, growth)}. It has likely collapsed to one answer and ignores its input."
                          f"{labels_text} {cause}"),
             suggestion=("Check that every class is present in the labels; balance the classes with "
-                        "`class_weight=`; check the learning rate and the hidden layers (dead ReLU)."),
-            snippet=_ONE_LABEL_SNIPPET if one_label else _CLASS_SNIPPET,
+                        + idiom(history.run.framework, "`class_weight=`", "`nn.CrossEntropyLoss(weight=...)`")
+                        + "; check the learning rate and the hidden layers (dead ReLU)."),
+            snippet=_idiom(_ONE_LABEL_SNIPPET if one_label else _CLASS_SNIPPET, history),
             evidence={"majority_share": share, "predicted_classes": predictions.predicted_classes,
                       "batch": predictions.count, "majority_share_limit": self.threshold("majority_share"),
                       "label_majority_share": label_share, "spread_growth": growth,
@@ -236,11 +253,16 @@ class ConstantPredictions(StreakCheck):
                          f"{target.feature_std:.3g} for the targets, {self._held(obs, growth)}: the model likely "
                          "predicts about the same value (the mean target) for every sample and ignores its input."),
             suggestion=suggestion,
-            snippet=_BOUNDED_SNIPPET if bounded else _REGRESSION_SNIPPET,
+            snippet=_idiom(_BOUNDED_SNIPPET if bounded else _REGRESSION_SNIPPET, history),
             evidence={"prediction_std": predictions.std, "target_std": target.feature_std,
                       "std_ratio": self.threshold("std_ratio"), "spread_growth": growth,
                       "rise": self.threshold("rise")},
         )
+
+
+def _idiom(snippet: str, history: History) -> str:
+    """The snippet in the run's framework: Keras', or a PyTorch loop's."""
+    return idiom(history.run.framework, snippet, _TORCH_SNIPPETS[snippet])
 
 
 def _bounded_output(history: History) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 
+from tensorboard_plugin_scram.checks._advice import PYTORCH, shuffled_loader
 from tensorboard_plugin_scram.checks._batch import at_least_chance, samples, single_label_chance
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -50,6 +51,7 @@ class DataNotShuffled(Check):
     ```python
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x)).batch(32)
     ```
+    In PyTorch: `DataLoader(dataset, batch_size=32, shuffle=True)`.
 
     ## Rule
     Over each `window` of consecutive sampled batches of at least 2 samples (batches of
@@ -113,8 +115,8 @@ class DataNotShuffled(Check):
         batches = len(self._batches)
         expected = sum(chances) / len(chances)
         sizes = sorted({batch.samples for batch in self._batches})
-        from_dataset = run.batch_size is None
         steps = f"steps {self._batches[0].step}-{self._batches[-1].step}"
+        suggestion, snippet = _fix(run, sizes[-1])
         return Finding(
             title=self.title,
             explanation=(f"{singles} of the {batches} training batches sampled at {steps} "
@@ -122,10 +124,8 @@ class DataNotShuffled(Check):
                          f"and the label changes from batch to batch. In a random order about {expected:.0%} would, "
                          f"given how often each label occurs (chance of seeing {singles} or more: {chance:.1e}). "
                          "The data likely reach the model sorted, so each batch pulls it towards one class."),
-            suggestion=("Shuffle the data set before batching it (`dataset.shuffle(buffer)`, the buffer as large as "
-                        "the data set if it fits)." if from_dataset else
-                        "Let fit() shuffle the arrays (shuffle=True, its default), or shuffle them once yourself."),
-            snippet=_DATASET_SNIPPET if from_dataset else _ARRAYS_SNIPPET,
+            suggestion=suggestion,
+            snippet=snippet,
             evidence={"single_label_batches": singles, "batches": batches, "single_label_share": singles / batches,
                       "expected_share": expected, "chance": chance, "windows_judged": self._judged,
                       "first_step": self._batches[0].step, "last_step": self._batches[-1].step, "batch_sizes": sizes,
@@ -133,6 +133,18 @@ class DataNotShuffled(Check):
             key=name,
             location=run.fit_location,
         )
+
+
+def _fix(run: RunInfo, batch_size: int) -> tuple[str, str]:
+    """The suggestion and snippet for the way the run's data reach the model."""
+    if run.framework == PYTORCH:
+        return ("Let the DataLoader reshuffle the data set at every epoch (shuffle=True, or a sampler that draws at "
+                "random); an IterableDataset needs a shuffle buffer of its own.",
+                shuffled_loader(batch_size) + "  # reshuffles at every epoch")
+    if run.batch_size is None:  # a data set or generator batches itself
+        return ("Shuffle the data set before batching it (`dataset.shuffle(buffer)`, the buffer as large as "
+                "the data set if it fits).", _DATASET_SNIPPET)
+    return "Let fit() shuffle the arrays (shuffle=True, its default), or shuffle them once yourself.", _ARRAYS_SNIPPET
 
 
 def _describe(label: TensorStats, size: int, step: int) -> _Batch:

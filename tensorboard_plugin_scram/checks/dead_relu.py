@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from tensorboard_plugin_scram.checks._advice import PYTORCH, idiom
 from tensorboard_plugin_scram.checks._layers import StreakCheck, layer_line, measured
 from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -94,10 +95,11 @@ class DeadRelu(StreakCheck):
             ),
             suggestion=(
                 "Use an activation that keeps a gradient for negative inputs (leaky_relu, elu, gelu), "
-                "initialise with he_normal and zero biases, and check that the inputs are normalised."
+                f"initialise with {idiom(history.run.framework, 'he_normal', 'nn.init.kaiming_normal_')} and zero "
+                "biases, and check that the inputs are normalised."
                 + lr_note
             ),
-            snippet=_snippet(layer),
+            snippet=_snippet(layer, history.run.framework),
             evidence={"layer": layer.name, "dead_fraction": share, "dead_share": self._bar(layer),
                       "units": layer.units, "learning_rate": lr},
             confidence=Confidence.HIGH if share >= self.threshold("high_share") else Confidence.MEDIUM,
@@ -105,7 +107,11 @@ class DeadRelu(StreakCheck):
         )
 
 
-def _snippet(layer: LayerStats) -> str:
+def _snippet(layer: LayerStats, framework: str) -> str:
+    if framework == PYTORCH:  # the measured layer is the nn.ReLU module itself
+        return (f"nn.LeakyReLU(0.1),  # instead of nn.ReLU() '{layer.name}'\n"
+                "# and for the layer before it: He initialisation, zero bias\n"
+                'nn.init.kaiming_normal_(layer.weight, nonlinearity="leaky_relu"); nn.init.zeros_(layer.bias)')
     if layer.kind in ("ReLU", "Activation"):
         return f"keras.layers.LeakyReLU(negative_slope=0.1)  # instead of layer '{layer.name}'"
     return layer_line(layer, activation="leaky_relu", kernel_initializer="he_normal")

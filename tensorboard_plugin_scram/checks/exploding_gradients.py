@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from tensorboard_plugin_scram.checks._advice import learning_rate_range
+from tensorboard_plugin_scram.checks._advice import clipped_optimizer_snippet, gradient_clipping, learning_rate_range
 from tensorboard_plugin_scram.checks._layers import measured, names, nice_number, with_gradients
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -36,17 +36,21 @@ class ExplodingGradients(Check):
     ```python
     optimizer = keras.optimizers.SGD(learning_rate=0.001, clipnorm=1.0)
     ```
-    and keep the default initialisation, normalise inputs and targets.
+    and keep the default initialisation, normalise inputs and targets. In PyTorch, clip with
+    `torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)` between `loss.backward()` and
+    `optimizer.step()`.
 
     ## Rule
     Error (confidence high) when a layer's gradient norm is NaN or infinite or the whole
     model's reaches `error_norm` (1e6, the limit of TheDeepChecker). Warning when, on a
     sampled step,
-    - the whole model's gradient norm is at least `norm_limit` (1e3). Healthy runs in
-      SCRAM's tests stayed within 0.3-11 (cross-entropy and MSE on scaled data);
-      regression onto unscaled targets (25-346) under Adam reaches 1.4e3 while its loss
-      falls, which is why none of these rules counts while the loss is below its value at
-      the first measurement, or 1% below the run's first loss;
+    - the whole model's gradient norm is at least `norm_limit` (1e3), under an optimizer
+      whose step grows with the gradient (SGD; not Adam, RMSprop, Adagrad and their kin,
+      which divide it by the gradients' running scale). Healthy runs in SCRAM's tests
+      stayed within 0.3-11 (cross-entropy and MSE on scaled data); regression onto
+      unscaled targets (25-346) under Adam reaches 1.4e3 while its loss falls, which is
+      why none of these rules counts while the loss is below its value at the first
+      measurement, or 1% below the run's first loss;
     - or it grew to at least `growth` (100x) its value at the first measurement while
       the loss has not fallen below its value then. Healthy gradient norms mostly shrink
       or wander within a factor of about 10 as the loss falls; a model leaving its
@@ -83,18 +87,18 @@ class ExplodingGradients(Check):
         loss = obs.logs.get("loss")
         if self._baseline is None and math.isfinite(total) and total > 0:
             self._baseline, self._baseline_loss = total, loss
-        reason = self._reason(layers, total, loss, history.first_loss)
+        reason = self._reason(layers, total, loss, history.first_loss, _adaptive(history.run.optimizer))
         if reason is None:
             return []
         return [self._finding(layers, total, reason, obs, history.run)]
 
     def _reason(self, layers: list[LayerStats], total: float, loss: float | None,
-                first_loss: float | None) -> str | None:
+                first_loss: float | None, adaptive: bool) -> str | None:
         if not math.isfinite(total) or total >= self.threshold("error_norm"):
             return "error"
         if self._loss_fell(loss, first_loss):
             return None  # large or growing gradients while the loss falls are learning (unscaled targets)
-        if total >= self.threshold("norm_limit"):
+        if total >= self.threshold("norm_limit") and not adaptive:
             return "huge"
         if self._baseline and total >= self.threshold("growth") * self._baseline:
             return "growth"
@@ -134,7 +138,6 @@ class ExplodingGradients(Check):
                  run: RunInfo) -> Finding:
         lr = run.learning_rate
         suggested = _suggested_learning_rate(run)
-        optimizer = run.optimizer if learning_rate_range(run.optimizer) else "Adam"
         lr_note = f" The learning rate is {lr:g}." if lr is not None else ""
         return Finding(
             title=self.title if reason != "error" else "Gradients exploded",
@@ -143,11 +146,11 @@ class ExplodingGradients(Check):
                 "weights jump, so the loss likely swings or grows and may soon become NaN." + lr_note
             ),
             suggestion=(
-                f"Clip the gradients (clipnorm=1.0) and lower the learning rate (try {suggested:g}); keep the "
+                f"Clip the gradients ({gradient_clipping(run.framework)}) and lower the learning rate (try "
+                f"{suggested:g}); keep the "
                 "default weight initialisation, and normalise the inputs and regression targets."
             ),
-            snippet=(f"optimizer = keras.optimizers.{optimizer}(learning_rate={suggested:g}, clipnorm=1.0)\n"
-                     "model.compile(optimizer=optimizer, loss=..., metrics=[...])"),
+            snippet=clipped_optimizer_snippet(run.optimizer, suggested, run.framework),
             evidence={"grad_norm": total, "first_grad_norm": self._baseline,
                       "layer_grad_norms": {layer.name: layer.grad_norm for layer in layers},
                       "norm_limit": self.threshold("norm_limit"), "growth": self.threshold("growth"),
@@ -163,6 +166,16 @@ class ExplodingGradients(Check):
 # How far below the run's first loss counts as falling: a model whose updates barely move it
 # (huge weights, a tiny rate) is not learning, whatever its last digits do.
 _FELL = 0.01
+
+
+# Optimizers whose step size does not grow with the gradient (it is divided by a running
+# scale of the gradients, or only its sign is used): a large gradient alone makes no large update.
+_ADAPTIVE = frozenset({"adam", "adamw", "adamax", "nadam", "radam", "rmsprop", "adagrad", "adadelta", "adafactor",
+                       "lion", "lamb", "sparseadam"})
+
+
+def _adaptive(optimizer: str | None) -> bool:
+    return optimizer is not None and optimizer.lower() in _ADAPTIVE
 
 
 def _suggested_learning_rate(run: RunInfo) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tensorboard_plugin_scram.checks._advice import idiom, torch_drop_nonfinite
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -45,9 +46,9 @@ class InputContainsNan(Check):
         if obs.tensors is None:
             return None
         location = history.run.fit_location
-        return [self._finding(t, location) for t in obs.tensors if t.nonfinite_total > 0]
+        return [self._finding(t, location, history.run.framework) for t in obs.tensors if t.nonfinite_total > 0]
 
-    def _finding(self, t: TensorStats, location: str | None) -> Finding:
+    def _finding(self, t: TensorStats, location: str | None, framework: str) -> Finding:
         kind = "labels" if t.role == "target" else "input"
         return Finding(
             title=self.title,
@@ -55,10 +56,12 @@ class InputContainsNan(Check):
                          f"({t.nonfinite} of {t.count} values in the latest sampled batch). Each one makes "
                          "its batch's loss NaN and can ruin the weights for good."),
             suggestion="Remove or fill the missing values before training (and check the data loading).",
-            snippet=("import numpy as np\n"
-                     "ok = np.isfinite(x_train).reshape(len(x_train), -1).all(axis=1)\n"
-                     "x_train, y_train = x_train[ok], y_train[ok]\n"
-                     "# or with pandas: df = df.dropna()"),
+            snippet=idiom(framework,
+                          "import numpy as np\n"
+                          "ok = np.isfinite(x_train).reshape(len(x_train), -1).all(axis=1)\n"
+                          "x_train, y_train = x_train[ok], y_train[ok]\n"
+                          "# or with pandas: df = df.dropna()",
+                          torch_drop_nonfinite("y_train" if t.role == "target" else "x_train")),
             evidence={"tensor": t.name, "role": t.role, "nonfinite_total": t.nonfinite_total,
                       "nonfinite_in_batch": t.nonfinite, "values_in_batch": t.count},
             key=t.name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from tensorboard_plugin_scram.checks._advice import TORCH_STANDARDISE, idiom
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -32,6 +33,8 @@ class InputNotNormalized(Check):
     x_train = x_train / 255.0            # and the same for validation and test data
     ```
     or put a `keras.layers.Normalization()` layer, adapted to the training data, first.
+    In PyTorch, scale the tensors the same way before the DataLoader (or in the Dataset's
+    transform).
 
     ## Rule
     The paper's literal rule ("values outside [-1, 1]") fires on every standardised
@@ -115,7 +118,7 @@ class InputNotNormalized(Check):
     def _finding(self, t: TensorStats, run: RunInfo) -> Finding:
         which = "The input" if t.name == "x" else f"The input '{t.name}'"
         observed = f"values from {t.min:g} to {t.max:g} (mean {t.mean:.3g}, standard deviation {t.std:.3g})"
-        suggestion, snippet = _fix(t, self._looks_like_pixels(t, run), self._one_range(t, run))
+        suggestion, snippet = _fix(t, self._looks_like_pixels(t, run), self._one_range(t, run), run.framework)
         return Finding(
             title=self.title,
             explanation=(
@@ -189,26 +192,35 @@ _STANDARDISE_SNIPPET = (
 )
 
 
-def _fix(t: TensorStats, pixels: bool, one_range: bool) -> tuple[str, str]:
-    """The suggestion and snippet that fit the observed range and the input's shape."""
+def _fix(t: TensorStats, pixels: bool, one_range: bool, framework: str) -> tuple[str, str]:
+    """The suggestion and snippet that fit the observed range and the input's shape, in the framework's idiom."""
     if pixels:
         return (
             "These look like image pixels from 0 to 255: divide by 255 so they lie in [0, 1], "
-            "and do the same to the validation and test data (or put keras.layers.Rescaling(1 / 255) "
-            "first in the model).",
-            "x_train = x_train.astype('float32') / 255.0\nx_test = x_test.astype('float32') / 255.0",
+            "and do the same to the validation and test data " + idiom(
+                framework, "(or put keras.layers.Rescaling(1 / 255) first in the model).",
+                "(torchvision's transforms.ToTensor() does it for uint8 images)."),
+            _divided_by("255.0", framework),
         )
     if one_range and t.min >= 0:
         return (
             f"The features share one range: scale them to [0, 1] by dividing by its maximum ({t.max:g}), "
             "and apply the same "
             "scaling to validation and test data.",
-            f"x_train = x_train.astype('float32') / {t.max:g}\nx_test = x_test.astype('float32') / {t.max:g}",
+            _divided_by(f"{t.max:g}", framework),
         )
     return (
         "Standardise each feature on its own (subtract its mean, divide by its standard deviation): "
-        "columns on different scales (ages, prices, counts) need one scaling each. A Normalization "
-        "layer adapted to the training data does it inside the model, so validation and test data "
-        "get the same scaling.",
-        _STANDARDISE_SNIPPET,
+        "columns on different scales (ages, prices, counts) need one scaling each. " + idiom(
+            framework, "A Normalization layer adapted to the training data does it inside the model, so "
+            "validation and test data get the same scaling.", "Compute both on the training data and apply "
+            "them to validation and test data too (in the Dataset, or with transforms.Normalize)."),
+        idiom(framework, _STANDARDISE_SNIPPET,
+              TORCH_STANDARDISE + "\n# or: from sklearn.preprocessing import StandardScaler (fit on x_train only)"),
     )
+
+
+def _divided_by(scale: str, framework: str) -> str:
+    """The training and test inputs divided by `scale`, as floats (NumPy arrays in Keras, tensors in PyTorch)."""
+    as_float = idiom(framework, ".astype('float32')", ".float()")
+    return f"x_train = x_train{as_float} / {scale}\nx_test = x_test{as_float} / {scale}"

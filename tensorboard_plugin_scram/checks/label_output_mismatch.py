@@ -86,7 +86,7 @@ class LabelOutputMismatch(Check):
 
     def _finding(self, output: OutputInfo, loss: LossInfo, label: TensorStats, severity: Severity,
                  why: str, fix: str, snippet: str, location: str | None, framework: str = "keras") -> Finding:
-        loss_name = f"nn.{_pytorch_idiom.loss_module(loss)}" if framework == PYTORCH else loss.name
+        loss_name = _pytorch_idiom.loss_name(loss, framework)
         return Finding(
             title=self.title,
             explanation=(f"The labels '{label.name}' range from {label.min:g} to {label.max:g}, the output "

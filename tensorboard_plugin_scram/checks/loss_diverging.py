@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 
 from tensorboard_plugin_scram.checks import _losses
-from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
+from tensorboard_plugin_scram.checks._advice import (
+    PYTORCH,
+    TORCH_DEFAULT_INIT,
+    gradient_clipping,
+    he_init_snippet,
+    idiom,
+    learning_rate_range,
+    optimizer_snippet,
+)
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -31,7 +39,8 @@ class LossDiverging(Check):
     ```python
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-3), ...)
     ```
-    or clip gradients with `clipnorm=1.0`.
+    or clip gradients with `clipnorm=1.0` (in PyTorch, `torch.nn.utils.clip_grad_norm_(model.parameters(),
+    1.0)` between `loss.backward()` and `optimizer.step()`).
 
     ## Rule
     Reference = max(first finite batch loss, ln k for a k-class cross-entropy). Fires
@@ -102,14 +111,14 @@ class LossDiverging(Check):
         explanation = (f"At step {step} the loss is {loss:.3g}, {ratio:.3g} times its starting value "
                        f"{reference:.3g}. The updates are likely overshooting; the loss could soon become NaN.")
         if at_ceiling:
-            explanation += (f" A cross-entropy stops near {_CEILING:.3g} (probabilities are clipped at 1e-7): at "
-                            f"{loss:.3g} the model puts nearly all its probability on wrong classes.")
+            explanation += _ceiling_note(loss, run.framework)
         if run.learning_rate is not None:
             explanation += f" The learning rate is {run.learning_rate:g} ({run.optimizer})."
         return Finding(
             title=self.title,
             explanation=explanation,
-            suggestion=f"Lower the learning rate (try {suggested:g}) or clip the gradients (clipnorm=1.0).",
+            suggestion=(f"Lower the learning rate (try {suggested:g}) or clip the gradients "
+                        f"({gradient_clipping(run.framework)})."),
             snippet=optimizer_snippet(run.optimizer, suggested, run.framework),
             evidence={"loss": loss, "reference": reference, "ratio": ratio, "factor": self.threshold("factor"),
                       "learning_rate": run.learning_rate},
@@ -121,8 +130,11 @@ class LossDiverging(Check):
 def _ceiling_from_the_start(step: int, loss: float, history: History) -> Finding:
     """The loss never came down from the ceiling: the untrained model's outputs were already extreme."""
     chance = _chance_loss(history)
+    framework = history.run.framework
     versus = f", against {chance:.3g} for uniform guessing" if chance else ""
-    if loss <= _CEILING * 1.001:
+    if framework == PYTORCH:
+        outlook = _TORCH_OUTLOOK
+    elif loss <= _CEILING * 1.001:
         outlook = (f" A cross-entropy over probabilities clipped at 1e-7 stops near {_CEILING:.3g}, where no "
                    "gradient passes through them (always so on JAX and PyTorch): the model cannot recover.")
     else:
@@ -136,9 +148,10 @@ def _ceiling_from_the_start(step: int, loss: float, history: History) -> Finding
             "inputs far from unit scale or weights initialised too large (activations growing layer after "
             f"layer).{outlook}"),
         suggestion=("Scale the inputs (for example to [0, 1] or to zero mean and unit variance) and keep the "
-                    "weights at the scale their activations need (Keras' defaults: Glorot, or He for ReLU layers); "
-                    "the first loss should then be near chance level."),
-        snippet='keras.layers.Dense(64, activation="relu", kernel_initializer="he_normal")',
+                    "weights at the scale their activations need ("
+                    + idiom(framework, "Keras' defaults: Glorot, or He for ReLU layers", TORCH_DEFAULT_INIT)
+                    + "); the first loss should then be near chance level."),
+        snippet=he_init_snippet(framework),
         evidence={"loss": loss, "first_loss": history.first_loss, "chance_loss": chance, "ceiling": _CEILING},
         severity=Severity.WARNING,
         confidence=Confidence.MEDIUM,
@@ -148,6 +161,20 @@ def _ceiling_from_the_start(step: int, loss: float, history: History) -> Finding
 
 # -ln(1e-7): where Keras' cross-entropies over clipped probabilities stop.
 _CEILING = -math.log(1e-7)
+
+# PyTorch's losses over probabilities are not clipped at 1e-7: nn.BCELoss clamps its logarithms at -100,
+# nn.NLLLoss takes log-probabilities as they come.
+_TORCH_OUTLOOK = (" Where a sigmoid or softmax saturates this far, its gradient all but vanishes: the model may "
+                  "recover only slowly, or not at all, and its first steps are wasted.")
+
+
+def _ceiling_note(loss: float, framework: str) -> str:
+    """What a cross-entropy this high means: nearly all the probability on wrong classes."""
+    if framework == PYTORCH:
+        return (f" A cross-entropy of {loss:.3g} means the true classes get a probability of about e^-{loss:.3g} "
+                "(a geometric mean): the model puts nearly all its probability on wrong classes.")
+    return (f" A cross-entropy stops near {_CEILING:.3g} (probabilities are clipped at 1e-7): at "
+            f"{loss:.3g} the model puts nearly all its probability on wrong classes.")
 
 
 def _clipped_ceiling(history: History) -> float | None:

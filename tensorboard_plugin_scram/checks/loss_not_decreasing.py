@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tensorboard_plugin_scram.checks._advice import idiom, optimizer_snippet
 from tensorboard_plugin_scram.checks._metrics import all_finite, loss_floor
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -77,7 +78,9 @@ class LossNotDecreasing(Check):
                          "likely not learning."),
             suggestion="Look at the learning rate (too low or too high), the input scaling and the labels; "
                        "if they are fine, try a larger model or another optimizer.",
-            snippet="model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss=..., metrics=[...])",
+            snippet=idiom(history.run.framework,
+                          "model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss=..., metrics=[...])",
+                          optimizer_snippet("Adam", 1e-3, history.run.framework)),
             evidence={"best_recent": recent, "best_before": before, "first_epoch_loss": losses[0],
                       "window_epochs": window, "window_steps": steps,
                       "min_improvement": self.threshold("min_improvement")},

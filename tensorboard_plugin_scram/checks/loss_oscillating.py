@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tensorboard_plugin_scram.checks._advice import idiom, optimizer_snippet
 from tensorboard_plugin_scram.checks._metrics import all_finite
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -66,8 +67,12 @@ class LossOscillating(Check):
                          f"by {swing:.0%} of its mean ({min(losses):.4g} to {max(losses):.4g}) without going "
                          "down. The learning rate is likely too high for this stage of training."),
             suggestion="Lower the learning rate, or use a schedule that decays it.",
-            snippet=("lr = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=1000, decay_rate=0.9)\n"
-                     "model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss=..., metrics=[...])"),
+            snippet=idiom(history.run.framework,
+                          "lr = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=1000, decay_rate=0.9)\n"
+                          "model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss=..., metrics=[...])",
+                          optimizer_snippet("Adam", 1e-3, history.run.framework) + "\n"
+                          "scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.9)\n"
+                          "# at the end of every epoch, after the optimizer's steps: scheduler.step()"),
             evidence={"losses": losses, "flips": flips, "swing": swing, "min_flips": self.threshold("min_flips"),
                       "min_swing": self.threshold("min_swing")},
             location=history.run.compile_location,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
+from tensorboard_plugin_scram.checks._advice import idiom, learning_rate_range, optimizer_snippet, torch_drop_nonfinite
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -135,13 +135,20 @@ def _data_cause(bad_inputs: dict[str, int], run: RunInfo) -> _Cause:
         sentence=(f"SCRAM also saw NaN or Inf values in the data ({listed}); one such value is "
                   "enough to make the loss NaN, so the data is the likely cause."),
         suggestion="Remove or replace the missing values in your data before training.",
-        snippet=("import numpy as np\n"
-                 "# keep only the samples without NaN/Inf\n"
-                 "ok = np.isfinite(x_train).reshape(len(x_train), -1).all(axis=1)\n"
-                 "x_train, y_train = x_train[ok], y_train[ok]"),
+        snippet=idiom(run.framework,
+                      "import numpy as np\n"
+                      "# keep only the samples without NaN/Inf\n"
+                      "ok = np.isfinite(x_train).reshape(len(x_train), -1).all(axis=1)\n"
+                      "x_train, y_train = x_train[ok], y_train[ok]",
+                      torch_drop_nonfinite(_torch_name(bad_inputs))),
         location=run.fit_location,
         evidence={"nonfinite_values": bad_inputs},
     )
+
+
+def _torch_name(bad_inputs: dict[str, int]) -> str:
+    """`y_train` when only the labels hold NaN or Inf, else `x_train`."""
+    return "y_train" if set(bad_inputs) == {"y"} else "x_train"
 
 
 def _learning_rate_cause(run: RunInfo) -> _Cause:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from tensorboard_plugin_scram.checks import _losses
+from tensorboard_plugin_scram.checks import _losses, _pytorch_idiom
+from tensorboard_plugin_scram.checks._advice import idiom
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
@@ -66,15 +67,16 @@ class OutputRangeMismatch(Check):
         if not targets or not history.run.outputs:
             return None
         findings = []
+        framework = history.run.framework
         for (output, loss), label in _losses.with_labels(_losses.pairs(history.run), targets):
-            problem = _multi_label_softmax(output, loss, label) or _out_of_range(
-                output, loss, label, self.threshold("share"))
+            problem = _multi_label_softmax(output, loss, label, framework) or _out_of_range(
+                output, loss, label, self.threshold("share"), framework)
             if problem:
-                findings.append(self._finding(output, loss, label, problem, history.run.compile_location))
+                findings.append(self._finding(output, loss, label, problem, history.run.compile_location, framework))
         return findings
 
     def _finding(self, output: OutputInfo, loss: LossInfo, label: TensorStats, problem: Problem,
-                 location: str | None) -> Finding:
+                 location: str | None, framework: str) -> Finding:
         severity, why, fix, snippet = problem
         confidence = None
         if output.activation_guessed:
@@ -86,7 +88,7 @@ class OutputRangeMismatch(Check):
             title=self.title,
             explanation=(f"The targets '{label.name}' range from {label.min:g} to {label.max:g}, the output layer "
                          f"'{output.layer}'{where} has {output.units} unit(s) with {output.activation} activation "
-                         f"and the loss is {loss.name}. {why}"),
+                         f"and the loss is {_pytorch_idiom.loss_name(loss, framework)}. {why}"),
             suggestion=fix,
             snippet=snippet,
             evidence={"targets_min": label.min, "targets_max": label.max, "activation": output.activation,
@@ -99,7 +101,7 @@ class OutputRangeMismatch(Check):
         )
 
 
-def _multi_label_softmax(output: OutputInfo, loss: LossInfo, label: TensorStats) -> Problem | None:
+def _multi_label_softmax(output: OutputInfo, loss: LossInfo, label: TensorStats, framework: str) -> Problem | None:
     units = output.units or 0
     if output.activation != "softmax" or units < 2 or not label.multi_hot_rows or loss.name in _losses.SPARSE:
         return None
@@ -112,13 +114,21 @@ def _multi_label_softmax(output: OutputInfo, loss: LossInfo, label: TensorStats)
     severity = Severity.WARNING if loss.name in _losses.CATEGORICAL else Severity.ERROR
     if severity == Severity.WARNING:
         why += " Categorical cross-entropy still learns a ranking of the labels, but not which of them apply."
-    return (severity, why, "For several labels per sample use one sigmoid unit per label with binary "
-            "cross-entropy, and a threshold (0.5) per label.",
-            f'keras.layers.Dense({units}, activation="sigmoid")\n'
-            'model.compile(loss="binary_crossentropy", metrics=["binary_accuracy"], ...)')
+    return (severity, why, *idiom(
+        framework,
+        ("For several labels per sample use one sigmoid unit per label with binary cross-entropy, and a threshold "
+         "(0.5) per label.",
+         f'keras.layers.Dense({units}, activation="sigmoid")\n'
+         'model.compile(loss="binary_crossentropy", metrics=["binary_accuracy"], ...)'),
+        ("For several labels per sample use one output per label without activation and nn.BCEWithLogitsLoss "
+         "(a sigmoid per label), and a threshold (0.5) per label.",
+         f"nn.Linear(in_features, {units})  # one logit per label, no softmax\n"
+         "loss_fn = nn.BCEWithLogitsLoss()  # targets: float 0.0 / 1.0 per label\n"
+         "# labels that apply: torch.sigmoid(model(x)) > 0.5")))
 
 
-def _out_of_range(output: OutputInfo, loss: LossInfo, label: TensorStats, share: float) -> Problem | None:
+def _out_of_range(output: OutputInfo, loss: LossInfo, label: TensorStats, share: float,
+                  framework: str) -> Problem | None:
     activation = output.activation or ""
     if loss.name not in _losses.REGRESSION or activation not in _losses.ACTIVATION_RANGES:
         return None
@@ -134,7 +144,7 @@ def _out_of_range(output: OutputInfo, loss: LossInfo, label: TensorStats, share:
               else f"the output sits at its floor for them, where a {activation} passes little or no gradient")
     return (severity, f"A {activation} output only gives values {_range_text(low, high)}, so "
             f"{_reach_text(label, low, high)} can never be reached: the loss stays high and {effect}.",
-            *_range_fix(output, label, activation))
+            *_range_fix(output, label, activation, framework))
 
 
 def _range_text(low: float, high: float) -> str:
@@ -150,9 +160,12 @@ def _reach_text(label: TensorStats, low: float, high: float) -> str:
     return " and ".join(parts)
 
 
-def _range_fix(output: OutputInfo, label: TensorStats, activation: str) -> tuple[str, str]:
+def _range_fix(output: OutputInfo, label: TensorStats, activation: str, framework: str) -> tuple[str, str]:
     units = output.units or 1
-    linear = f"keras.layers.Dense({units})  # linear output: any real value{_losses.inner_layer_note(output)}"
+    linear = idiom(framework, f"keras.layers.Dense({units})  # linear output: any real value"
+                   f"{_losses.inner_layer_note(output)}",
+                   f"nn.Linear(in_features, {units})  # last, with no "
+                   f"{_pytorch_idiom.activation_module(activation)} after it (nor in forward()): any real value")
     low, high = _losses.ACTIVATION_RANGES[activation]
     if not math.isfinite(high):
         return (f"Drop the {activation} from the last layer (a linear output), or shift the targets to be "
@@ -163,3 +176,4 @@ def _range_fix(output: OutputInfo, label: TensorStats, activation: str) -> tuple
     return (f"For a regression drop the {activation} (a linear output), or scale the targets into its range "
             "and scale the predictions back.",
             f"{linear}\n# or keep the {activation} and scale the targets into its range:\n# y_scaled = {scaled}")
+

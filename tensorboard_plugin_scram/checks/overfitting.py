@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from tensorboard_plugin_scram.checks._advice import idiom
 from tensorboard_plugin_scram.checks._metrics import accuracy_key, falling_streak, rising_streak
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -18,6 +19,26 @@ keras.layers.Dropout(0.3),
 early_stop = keras.callbacks.EarlyStopping(
     monitor="val_loss", patience=3, restore_best_weights=True)
 model.fit(x_train, y_train, validation_split=0.2, callbacks=[early_stop])"""
+
+# The same in a PyTorch loop: weight decay is the optimizer's, early stopping a few lines (or Lightning's callback).
+_TORCH_SNIPPET = """\
+# 1. regularise: dropout between the large layers, L2 through the optimizer's weight decay
+nn.Linear(in_features, 256), nn.ReLU(),
+nn.Dropout(0.3),
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+# 2. stop when validation stops improving, keeping the best weights
+best, waited, patience = float("inf"), 0, 3
+for epoch in range(epochs):
+    ...  # train, then compute val_loss on the validation set
+    if val_loss < best:
+        best, waited = val_loss, 0
+        best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    else:
+        waited += 1
+        if waited >= patience:
+            break
+model.load_state_dict(best_state)
+# Lightning: Trainer(callbacks=[EarlyStopping(monitor="val_loss", patience=3)])"""
 
 
 class Overfitting(Check):
@@ -42,6 +63,8 @@ class Overfitting(Check):
     ## Fix
     Add dropout or weight decay, use a smaller network, get or augment more data, and
     stop at the best epoch with `keras.callbacks.EarlyStopping(restore_best_weights=True)`.
+    In PyTorch: `nn.Dropout`, `weight_decay=` on the optimizer, and a few lines in the loop
+    that keep the best `state_dict()` (Lightning: `EarlyStopping(monitor="val_loss")`).
 
     ## Rule
     Needs validation data and stays quiet without it. Fires when any of these holds:
@@ -90,7 +113,7 @@ class Overfitting(Check):
         reasons = [r for r in reasons if r]
         if not reasons:
             return []
-        return [self._finding(obs, window, reasons)]
+        return [self._finding(obs, window, reasons, history.run.framework)]
 
     def _accuracy_rule(self, window: list[dict]) -> str | None:
         key = accuracy_key(window[-1])
@@ -133,7 +156,7 @@ class Overfitting(Check):
                     f"({train[-1]:.3g}) widened for {len(gaps) - 1} epochs in a row")
         return None
 
-    def _finding(self, obs: EpochObservation, window: list[dict], reasons: list[str]) -> Finding:
+    def _finding(self, obs: EpochObservation, window: list[dict], reasons: list[str], framework: str) -> Finding:
         first_epoch = obs.epoch - len(window) + 1
         evidence = {
             "epochs": [first_epoch, obs.epoch],
@@ -148,11 +171,14 @@ class Overfitting(Check):
                 "memorising the training data rather than learning patterns that carry over "
                 "to new data, so further epochs could make it worse on data it has not seen."
             ),
-            suggestion=(
+            suggestion=idiom(
+                framework,
                 "Regularise the model (Dropout, L2 weight decay), make it smaller, or get more "
-                "(or augmented) training data; and stop at the best epoch with EarlyStopping."
-            ),
-            snippet=_SNIPPET,
+                "(or augmented) training data; and stop at the best epoch with EarlyStopping.",
+                "Regularise the model (nn.Dropout, weight_decay= on the optimizer), make it smaller, or get more "
+                "(or augmented) training data; and stop at the best epoch (a few lines in the loop, or "
+                "Lightning's EarlyStopping callback)."),
+            snippet=idiom(framework, _SNIPPET, _TORCH_SNIPPET),
             evidence=evidence,
             confidence=Confidence.HIGH if len(reasons) > 1 else Confidence.MEDIUM,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tensorboard_plugin_scram.checks._advice import PYTORCH, idiom, torch_norm_layer
 from tensorboard_plugin_scram.checks._layers import StreakCheck, layer_line, measured
 from tensorboard_plugin_scram.checks.base import Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -11,6 +12,8 @@ from tensorboard_plugin_scram.observations import BatchObservation, LayerStats
 # Raw inputs saturate the first squashing layer: scaling them is the first fix.
 _NORMALIZE_FIRST = ("normalizer = keras.layers.Normalization()   # first, when the inputs are raw\n"
                     "normalizer.adapt(x_train)   # then: keras.Input(...), normalizer, the layers\n")
+_TORCH_NORMALIZE_FIRST = ("mean, std = x_train.mean(0), x_train.std(0) + 1e-8   # first, when the inputs are raw\n"
+                          "x_train = (x_train - mean) / std   # the same mean and std for validation and test\n")
 
 
 class SaturatedActivations(StreakCheck):
@@ -82,10 +85,12 @@ class SaturatedActivations(StreakCheck):
             ),
             suggestion=(
                 "Normalise the inputs, keep the default initialisation (or smaller weights), and use "
-                "relu-like activations in hidden layers, or put BatchNormalization before the "
+                "relu-like activations in hidden layers, or put "
+                f"{idiom(history.run.framework, 'BatchNormalization', torch_norm_layer(layer.kind))} before the "
                 f"{layer.activation}."
             ),
-            snippet=(_NORMALIZE_FIRST if raw_inputs else "")
+            snippet=_torch_snippet(layer, raw_inputs) if history.run.framework == PYTORCH
+            else (_NORMALIZE_FIRST if raw_inputs else "")
             + (layer_line(layer, activation="relu", kernel_initializer="he_normal")
                      + f"\n# or keep {layer.activation}, normalising what goes into it:\n"
                      + f"keras.layers.{layer.kind}(..., activation=None),\n"
@@ -96,6 +101,14 @@ class SaturatedActivations(StreakCheck):
             confidence=Confidence.HIGH if share >= self.threshold("high_share") else Confidence.MEDIUM,
             key=layer.name,
         )
+
+
+def _torch_snippet(layer: LayerStats, raw_inputs: dict[str, float]) -> str:
+    """The fix in PyTorch's terms: the measured layer is the nn.Sigmoid/nn.Tanh module itself."""
+    return ((_TORCH_NORMALIZE_FIRST if raw_inputs else "")
+            + f"nn.ReLU(),  # instead of nn.{layer.kind}() '{layer.name}'\n"
+            + f"# or keep the {layer.activation}, normalising what goes into it:\n"
+            + f"nn.Linear(...), nn.BatchNorm1d(...), nn.{layer.kind}(),")
 
 
 def _raw_inputs(history: History) -> dict[str, float]:

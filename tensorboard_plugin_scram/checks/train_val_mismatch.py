@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+from tensorboard_plugin_scram.checks._advice import idiom, shuffled_loader
 from tensorboard_plugin_scram.checks._metrics import accuracy_key, all_finite
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
@@ -14,9 +17,17 @@ order = np.random.default_rng(0).permutation(len(x_train))
 x_train, y_train = x_train[order], y_train[order]
 model.fit(x_train, y_train, validation_split=0.2, ...)"""
 
+# PyTorch: a random split of the data set, not the last samples of sorted data.
+_TORCH_SPLIT_SNIPPET = ("train_set, val_set = torch.utils.data.random_split(\n"
+                        "    dataset, [0.8, 0.2], generator=torch.Generator().manual_seed(0))  # not x[:n], x[n:]\n"
+                        + shuffled_loader(dataset="train_set"))
+
 # BatchNormalization's moving averages start at mean 0 and variance 1; while more than this
 # share of them is still that start, validation (which uses them) can trail training widely.
 _BN_UNSETTLED = 0.05
+# Losses that are a plain mean cross-entropy of the true class (focal losses are smaller).
+_CROSS_ENTROPIES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
+                    "negative_log_likelihood")
 
 
 class TrainValMismatch(Check):
@@ -60,7 +71,10 @@ class TrainValMismatch(Check):
     above training accuracy in every epoch from epoch 2 on (early epochs' training
     metrics average a model still learning fast), and training accuracy has stopped
     rising fast. Umlaut's 0.05 margin fired on 48 of 68 healthy models with dropout;
-    0.15 over several epochs leaves dropout's usual gap alone.
+    0.15 over several epochs leaves dropout's usual gap alone. Not when the training
+    accuracy is below what its own cross-entropy allows (accuracy >= 2 exp(-loss) - 1):
+    then the metric does not count what the loss does (on JAX, Keras' training accuracy
+    of a masked sequence model disagrees with its loss), and the data are not to blame.
     """
 
     id = "train_val_mismatch"
@@ -87,7 +101,8 @@ class TrainValMismatch(Check):
         if done not in (self.threshold("epochs"), self.threshold("better_epochs")):
             return None
         if done == self.threshold("better_epochs"):
-            return [self._better(window, acc, history)] if has_acc and self._is_better(window, acc) else []
+            better = has_acc and self._is_better(window, acc) and not _accuracy_below_its_loss(window[-1], acc, history)
+            return [self._better(window, acc, history)] if better else []
         # Overfitting needs a phase where validation improved first; here it never did.
         never_improved = (min(w["val_loss"] for w in window[1:]) >= window[0]["val_loss"]
                           and window[-1]["loss"] < window[0]["loss"])
@@ -112,19 +127,22 @@ class TrainValMismatch(Check):
         else:
             numbers = f"validation loss {last['val_loss']:.3g} vs training {last['loss']:.3g}"
         momentum, steps = history.run.batch_norm_momentum, _steps(history)
+        framework = history.run.framework
         return Finding(
-            title="Validation far behind training: BatchNormalization not settled yet",
+            title=f"Validation far behind training: {_batch_norm(framework)} not settled yet",
             explanation=(f"After {len(window)} epoch(s) ({steps} training steps), validation is far behind training "
-                         f"({numbers}). The model has BatchNormalization layers: validation runs them on moving "
-                         f"averages of the batch statistics which, at momentum {momentum:g}, still hold "
+                         f"({numbers}). The model has {_batch_norm(framework)} layers: validation runs them on moving "
+                         f"averages of the batch statistics which, at momentum {_momentum(momentum, framework)}"
+                         f"{idiom(framework, '', _TORCH_MOMENTUM)}, still hold "
                          f"{_unsettled_share(history):.0%} of their starting values (mean 0, variance 1), so "
                          "validation sees differently scaled activations than training. This is the likely "
                          "cause; if the gap stays once they settle, the validation data may come from another "
                          "distribution."),
             suggestion=(f"Train longer, or let the moving averages follow faster with "
-                        f"BatchNormalization(momentum=0.9) (now {momentum:g}); with very few steps per epoch, "
-                        "a smaller batch gives more steps."),
-            snippet="keras.layers.BatchNormalization(momentum=0.9),   # instead of the default 0.99",
+                        f"{_faster_batch_norm(framework)} (now {_momentum(momentum, framework)}); with very few "
+                        "steps per epoch, a smaller batch gives more steps."),
+            snippet=idiom(framework, "keras.layers.BatchNormalization(momentum=0.9),   # instead of the default 0.99",
+                          "nn.BatchNorm1d(num_features, momentum=0.1),   # PyTorch's default: each batch weighs 0.1"),
             evidence={"epochs": len(window), "steps": steps, "momentum": momentum,
                       "unsettled_share": _unsettled_share(history), "unsettled_limit": _BN_UNSETTLED,
                       "train": [w.get(acc or "loss") for w in window],
@@ -147,12 +165,15 @@ class TrainValMismatch(Check):
             title="Validation far worse than training from the start",
             explanation=(f"From the first epoch on, validation is far worse than training ({numbers} after "
                          f"{len(window)} epochs). This is too early for overfitting: the validation data likely "
-                         "come from another distribution. If you use validation_split, note that it takes the "
-                         "LAST samples without shuffling, so sorted data give unseen classes."
+                         "come from another distribution. " + idiom(
+                             history.run.framework, "If you use validation_split, note that it takes the "
+                             "LAST samples without shuffling, so sorted data give unseen classes.",
+                             "If you split by position (x[:n], x[n:], or a Subset of a range), data sorted by "
+                             "class give the validation set classes the model never trained on.")
                          + _batch_norm_note(history)),
             suggestion="Shuffle the data before splitting, and check that validation data are preprocessed "
                        "like the training data.",
-            snippet=_SHUFFLE_SNIPPET,
+            snippet=idiom(history.run.framework, _SHUFFLE_SNIPPET, _TORCH_SPLIT_SNIPPET),
             evidence={"epochs": len(window), "train": [w.get("loss") for w in window],
                       "validation": [w.get("val_loss") for w in window]},
             key="worse",
@@ -177,6 +198,22 @@ class TrainValMismatch(Check):
         )
 
 
+def _accuracy_below_its_loss(logs: dict, acc: str, history: History) -> bool:
+    """Whether the training accuracy is lower than its own cross-entropy allows: then it is not measured
+    on what the loss is (a mask or sample weights the metric handles otherwise), and comparing it with
+    validation accuracy says nothing of the data.
+
+    A mean cross-entropy L means a true-class probability of at least exp(-L) on average
+    (Jensen), so at most 2 (1 - exp(-L)) of the samples can have it at 0.5 or below:
+    accuracy >= 2 exp(-L) - 1. Only for one plain cross-entropy, unweighted.
+    """
+    run = history.run
+    if len(run.losses) != 1 or run.losses[0].name not in _CROSS_ENTROPIES or run.class_weighted or run.sample_weighted:
+        return False
+    floor = 2 * math.exp(-logs["loss"]) - 1
+    return logs[acc] < floor - 0.05
+
+
 def _steps(history: History) -> int:
     """Training steps so far, all fits together."""
     return history.losses[-1][0] + 1 if history.losses else 0
@@ -192,10 +229,29 @@ def _unsettled_share(history: History) -> float:
 
 def _batch_norm_note(history: History) -> str:
     """Another cause, where the model's BatchNormalization layers have seen too few steps to settle."""
-    momentum, steps = history.run.batch_norm_momentum, _steps(history)
+    momentum, steps, framework = history.run.batch_norm_momentum, _steps(history), history.run.framework
     if _unsettled_share(history) < _BN_UNSETTLED:
         return ""
-    return (f" Another likely cause here: the model has BatchNormalization layers, and validation runs them on "
+    return (f" Another likely cause here: the model has {_batch_norm(framework)} layers, and validation runs them on "
             f"moving averages of the batch statistics which, after {steps} training steps at momentum "
-            f"{momentum:g}, still hold {momentum ** steps:.0%} of their starting values. Then the gap closes "
-            "with more epochs, or sooner with BatchNormalization(momentum=0.9).")
+            f"{_momentum(momentum, framework)}, still hold {momentum ** steps:.0%} of their starting values. Then the "
+            f"gap closes with more epochs, or sooner with {_faster_batch_norm(framework)}.")
+
+
+def _momentum(momentum: float, framework: str) -> str:
+    """The moving averages' momentum as the framework counts it: Keras keeps that share of the average at each
+    batch, PyTorch gives the new batch that share (Keras' 0.99 is PyTorch's 0.01)."""
+    return idiom(framework, f"{momentum:g}", f"{1 - momentum:.3g}")
+
+
+# PyTorch counts BatchNorm's momentum the other way round from Keras: said where its value is shown.
+_TORCH_MOMENTUM = " (PyTorch's momentum: the weight of each new batch)"
+
+
+def _batch_norm(framework: str) -> str:
+    """The batch normalisation layers by their class name in the framework."""
+    return idiom(framework, "BatchNormalization", "BatchNorm")
+
+
+def _faster_batch_norm(framework: str) -> str:
+    return idiom(framework, "BatchNormalization(momentum=0.9)", "nn.BatchNorm's default momentum=0.1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tensorboard_plugin_scram.checks._advice import PYTORCH, idiom, module_path, torch_norm_layer
 from tensorboard_plugin_scram.checks._layers import (
     StreakCheck,
     layer_line,
@@ -42,7 +43,8 @@ class VanishingGradients(StreakCheck):
     keras.layers.Dense(32, activation="relu", kernel_initializer="he_normal")
     ```
     add `keras.layers.BatchNormalization()` between layers, use fewer layers, or add
-    residual (skip) connections.
+    residual (skip) connections. In PyTorch: `nn.ReLU()` after the layer,
+    `nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")`, `nn.BatchNorm1d`.
 
     ## Rule
     Embedding layers are left out of the comparison: a lookup table's gradient reaches
@@ -108,15 +110,28 @@ class VanishingGradients(StreakCheck):
                 f"At step {obs.step}, {observed}, on {int(self.threshold('patience'))} sampled steps in a row. "
                 f"The first layers likely learn almost nothing.{cause}"
             ),
-            suggestion=(
+            suggestion=idiom(
+                history.run.framework,
                 "Use relu-like activations with he_normal initialisation in hidden layers, add "
-                "BatchNormalization between layers, use fewer layers, or add skip connections."
-            ),
-            snippet=layer_line(squashing[0] if squashing else first, activation="relu", kernel_initializer="he_normal")
-            + "\nkeras.layers.BatchNormalization(),",
+                "BatchNormalization between layers, use fewer layers, or add skip connections.",
+                "Use relu-like activations (nn.ReLU) with He initialisation (nn.init.kaiming_normal_) in hidden "
+                "layers, add normalisation (nn.BatchNorm1d, nn.BatchNorm2d for convolutions) between layers, use "
+                "fewer layers, or add skip connections."),
+            snippet=_snippet(squashing[0] if squashing else first, history.run.framework),
             evidence={"first_layer": first.name, "first_grad_norm": first.grad_norm, "last_layer": last.name,
                       "last_grad_norm": last.grad_norm, "ratio": ratio, "ratio_limit": self.threshold("ratio_limit"),
                       "norm_limit": self.threshold("norm_limit")},
             confidence=Confidence.HIGH if reason == "ratio" and ratio <= self.threshold("high_ratio")
             else Confidence.MEDIUM,
         )
+
+
+def _snippet(layer: LayerStats, framework: str) -> str:
+    """The layer re-created with a ReLU and He initialisation, and a normalisation layer after it."""
+    if framework == PYTORCH:  # the activation is a module of its own, after the measured layer
+        instead = f", instead of its {layer.activation}" if layer.activation else ""
+        return (f"nn.ReLU(),  # after '{layer.name}' ({layer.kind}){instead}\n"
+                f'nn.init.kaiming_normal_({module_path(layer.name)}.weight, nonlinearity="relu")\n'
+                f"{torch_norm_layer(layer.kind)},  # between the layers")
+    return (layer_line(layer, activation="relu", kernel_initializer="he_normal")
+            + "\nkeras.layers.BatchNormalization(),")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import math
 
-from tensorboard_plugin_scram.checks._advice import learning_rate_range, optimizer_snippet
+from tensorboard_plugin_scram.checks._advice import (
+    PYTORCH,
+    TORCH_DEFAULT_INIT,
+    he_init_snippet,
+    idiom,
+    learning_rate_range,
+    module_path,
+    optimizer_snippet,
+)
 from tensorboard_plugin_scram.checks._layers import (
     StreakCheck,
     followed_by_parts,
@@ -92,7 +100,8 @@ class WeightsNotUpdating(StreakCheck):
         patience = self.threshold("patience")
         if keys == [_ALL]:
             return [self._all_finding(stuck, obs, history)] if streaks[_ALL] >= patience else []
-        return [self._layer_finding(layer, obs) for layer in stuck if streaks[layer.name] >= patience]
+        return [self._layer_finding(layer, obs, history.run.framework) for layer in stuck
+                if streaks[layer.name] >= patience]
 
     def _part_findings(self, layers: list[LayerStats], stuck: list[LayerStats], obs: BatchObservation,
                        run: RunInfo) -> list[Finding]:
@@ -168,13 +177,16 @@ class WeightsNotUpdating(StreakCheck):
             cause, confidence = f"The learning rate is {lr:g}, so the optimizer makes no updates.", Confidence.HIGH
         elif gradients and not any(gradients):
             # Nothing to apply: blaming the learning rate would send the user the wrong way.
+            saturated, detached = idiom(run.framework, ("whose clipped probabilities pass", "a stop_gradient"),
+                                        ("saturated at 0 or 1, which passes", "a .detach() or torch.no_grad()"))
             cause, confidence = ("Every layer's gradient is exactly zero, so there is nothing to apply: the outputs "
-                                 "are saturated (a softmax or sigmoid whose clipped probabilities pass no gradient, "
+                                 f"are saturated (a softmax or sigmoid {saturated} no gradient, "
                                  "often from inputs or initial weights far from unit scale) or do not depend on the "
-                                 "weights (dead ReLUs, a stop_gradient)."), Confidence.MEDIUM
-            suggestion = ("Make the gradient flow: scale the inputs, keep the initial weights at Keras' defaults "
-                          "(Glorot, He for ReLU layers), and check that the first loss is near chance level.")
-            snippet = 'keras.layers.Dense(64, activation="relu", kernel_initializer="he_normal")'
+                                 f"weights (dead ReLUs, {detached})."), Confidence.MEDIUM
+            suggestion = ("Make the gradient flow: scale the inputs, keep the initial weights at " + idiom(
+                run.framework, "Keras' defaults (Glorot, He for ReLU layers)", TORCH_DEFAULT_INIT)
+                + ", and check that the first loss is near chance level.")
+            snippet = he_init_snippet(run.framework)
         else:
             lr_text = f" ({lr:g})" if lr is not None else ""
             cause, confidence = (f"The learning rate{lr_text} may have decayed to zero, or no gradient reaches "
@@ -193,9 +205,11 @@ class WeightsNotUpdating(StreakCheck):
             location=run.compile_location or run.fit_location,
         )
 
-    def _layer_finding(self, layer: LayerStats, obs: BatchObservation) -> Finding:
+    def _layer_finding(self, layer: LayerStats, obs: BatchObservation, framework: str = "keras") -> Finding:
         after = _dead_after(layer, obs.model.layers)
-        if layer.grad_norm is None:  # a part of a model with its own train_step: no gradient measured
+        if framework == PYTORCH and layer.grad_norm is not None:
+            cause, snippet = _torch_layer_cause(layer, after)
+        elif layer.grad_norm is None:  # a part of a model with its own train_step: no gradient measured
             cause = ("SCRAM cannot measure its gradient (the model trains through its own train_step): its output "
                      "may not reach the loss train_step computes, or train_step's optimizer step leaves it out.")
             snippet = "grads = tape.gradient(loss, weights)  # check that this layer's weights are among `weights`"
@@ -216,13 +230,34 @@ class WeightsNotUpdating(StreakCheck):
             explanation=(f"The trainable weights of layer '{layer.name}' ({layer.kind}) did not change at all at "
                          f"step {obs.step}, on {int(self.threshold('patience'))} sampled steps in a row, while "
                          f"other layers did. {cause}"),
-            suggestion="Reconnect the layer to the loss, or set `trainable=False` if it is meant to stay fixed.",
+            suggestion=idiom(framework,
+                             "Reconnect the layer to the loss, or set `trainable=False` if it is meant to stay fixed.",
+                             "Reconnect the layer to the loss, or set requires_grad=False on its parameters if it is "
+                             "meant to stay fixed."),
             snippet=snippet,
             evidence={"layer": layer.name, "update_norm": layer.update_norm, "grad_norm": layer.grad_norm,
                       "weight_norm": layer.weight_norm, "max_change": self.threshold("max_change")},
             confidence=Confidence.HIGH if layer.grad_norm == 0 else Confidence.MEDIUM,
             key=layer.name,
         )
+
+
+def _torch_layer_cause(layer: LayerStats, after: list[LayerStats]) -> tuple[str, str]:
+    """Why one PyTorch module's parameters did not change, and the snippet that checks or fixes it."""
+    path = module_path(layer.name)
+    if layer.grad_norm == 0 and after:
+        return (f"Its gradient is exactly zero: the ReLU units of {names(after)} after it are dead, so no gradient "
+                "flows back to it (see dead_relu).",
+                "nn.LeakyReLU(0.1),  # instead of the dead nn.ReLU()\n"
+                f'nn.init.kaiming_normal_({path}.weight, nonlinearity="leaky_relu")')
+    if layer.grad_norm == 0:
+        return ("Its gradient is exactly zero: its output likely does not reach the loss (unused output, a .detach() "
+                "or torch.no_grad() on its way, or a module after it that passes no gradient).",
+                f"loss.backward()\nprint([p.grad for p in {path}.parameters()])  # None or 0: cut off from the loss")
+    return ("It does get a gradient, but the optimizer does not apply it: its parameters are likely not among the "
+            "optimizer's (created before the module was added or unfrozen, or over another module's parameters).",
+            f'optimizer.add_param_group({{"params": {path}.parameters()}})  # or create the optimizer over '
+            "model.parameters()")
 
 
 def _dead_after(layer: LayerStats, layers: tuple[LayerStats, ...]) -> list[LayerStats]:

@@ -418,10 +418,16 @@ class ScramCallback(keras.callbacks.Callback):
         return self._attempt(_INTERNALS, lambda: monitor.after_step(step, loss, self._suspicious))
 
     def _where_nan_went(self) -> ModelStats:
-        """Layer by layer: a training sample re-run through the current weights, or the weights alone."""
+        """Layer by layer: the weights, then, if they are all finite, a training sample re-run through them.
+
+        Weights already NaN name the first broken layer; the re-run (a forward and backward
+        pass, the larger share of a short fit's cost) is kept for a NaN the weights cannot explain.
+        """
+        weights = nonfinite_weights(self.model, functools.partial(self._backend.weight_values, self.model))
         monitor = self._internals
-        rerun = self._attempt(_INTERNALS, monitor.rerun) if monitor is not None else None
-        return rerun or nonfinite_weights(self.model, functools.partial(self._backend.weight_values, self.model))
+        if monitor is None or any(layer.nonfinite_weights for layer in weights.layers):
+            return weights
+        return self._attempt(_INTERNALS, monitor.rerun) or weights
 
     def _read_probe(self, batch: int) -> tuple | None:
         probe = self._probe

@@ -40,6 +40,11 @@ class LayerNorms:
         self._grads: list[float | None] = []
         self.seconds = 0.0  # what the last `before_update` took
 
+    @property
+    def modules(self) -> list[tuple[str, nn.Module]]:
+        """The measured modules by name, in forward order."""
+        return [(name, module) for name, module, _ in self._layers]
+
     def before_update(self) -> None:
         """Reads the gradients and copies the weights, right before the optimizer's step."""
         if not self.enabled:
@@ -50,6 +55,17 @@ class LayerNorms:
             self._before = [[p.detach().clone() for p in params] for _, _, params in self._layers]
         self.seconds = time.perf_counter() - started
 
+    def refresh_gradients(self) -> None:
+        """Reads the gradients again, when they were completed after `before_update` ran.
+
+        An optimizer stepped with a closure (`optimizer.step(closure)`, as Lightning does) runs
+        its pre-step hook before the closure's backward pass: the gradients are only whole later.
+        """
+        if self._before is None:
+            return
+        with torch.no_grad():
+            self._grads = [_grad_norm(params) for _, _, params in self._layers]
+
     def after_update(self) -> ModelStats | None:
         """The layers' statistics of the step that just ended; None when `before_update` did not run."""
         before, self._before = self._before, None
@@ -58,13 +74,20 @@ class LayerNorms:
         stats = []
         with torch.no_grad():
             for (name, module, params), copies, grad in zip(self._layers, before, self._grads, strict=True):
-                weight = _norm(params)
                 update = _norm([p.detach() - c for p, c in zip(params, copies, strict=True)])
-                stats.append(LayerStats(name=name or type(module).__name__, kind=type(module).__name__,
-                                        activation=self._activations.get(name), weight_norm=weight,
-                                        grad_norm=grad, update_norm=update, update_steps=1,
-                                        nonfinite_weights=not _finite(weight), units=_units(module)))
+                stats.append(self._stats(name, module, params, grad_norm=grad, update_norm=update, update_steps=1))
         return ModelStats(layers=tuple(stats))
+
+    def weights_now(self) -> ModelStats:
+        """The layers' weight norms as they are now, nothing else: where a NaN went, at the loss's first NaN."""
+        with torch.no_grad():
+            return ModelStats(layers=tuple(self._stats(name, module, params) for name, module, params in self._layers))
+
+    def _stats(self, name: str, module: nn.Module, params: Sequence[nn.Parameter], **measured: float) -> LayerStats:
+        weight = _norm(params)
+        return LayerStats(name=name or type(module).__name__, kind=type(module).__name__,
+                          activation=self._activations.get(name), weight_norm=weight,
+                          nonfinite_weights=not _finite(weight), units=_units(module), **measured)
 
 
 def _norm(tensors: Sequence[torch.Tensor]) -> float:

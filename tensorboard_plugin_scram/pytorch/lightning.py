@@ -107,6 +107,12 @@ class ScramLightningCallback(lightning.Callback):
         inputs, labels = _split(batch)
         self._session.step(loss, inputs=inputs, labels=labels)
 
+    def on_before_optimizer_step(self, trainer: lightning.Trainer, pl_module: lightning.LightningModule,
+                                 optimizer: Any) -> None:
+        # Lightning steps with a closure: the optimizer's own pre-step hook ran before backward().
+        if self._session is not None:
+            self._session.gradients_ready()
+
     def on_train_epoch_end(self, trainer: lightning.Trainer, pl_module: lightning.LightningModule) -> None:
         if self._session is not None:
             self._session.end_epoch(_epoch_logs(trainer.callback_metrics))

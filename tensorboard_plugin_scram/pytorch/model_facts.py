@@ -82,11 +82,20 @@ def class_dim(loss: LossInfo | None, output: torch.Tensor) -> int:
     return output.dim() - 1
 
 
-def output_info(output: torch.Tensor, loss: LossInfo | None, last_module: tuple[str, nn.Module] | None) -> OutputInfo:
-    """The model's output: its width, and its activation from its values or from the last module run."""
+def output_info(output: torch.Tensor, loss: LossInfo | None, last_module: tuple[str, nn.Module] | None,
+                last_output: torch.Tensor | None = None) -> OutputInfo:
+    """The model's output: its width, and its activation from the last module run or from its values.
+
+    `last_output`: what the last module returned. When the loss receives that very tensor (or a
+    view of it, `squeeze(1)` say), a known module says what the output is: small logits that
+    happen to lie in (0, 1) are not a sigmoid's. Otherwise `forward()` may have applied an
+    activation of its own (`torch.sigmoid(x)`), and only the values can tell.
+    """
     dim = class_dim(loss, output)
     units = int(output.shape[dim]) if output.dim() >= 2 else 1
     name, module = last_module if last_module is not None else ("output", None)
+    if module is not None and _same_storage(output, last_output) and activation_of(module) is not None:
+        return OutputInfo(layer=name, units=units, activation=activation_of(module))
     with torch.no_grad():
         activation = _activation_from_values(output.detach().float(), dim if output.dim() >= 2 else 0, units)
     if activation is None and module is not None:
@@ -102,6 +111,12 @@ def activation_of(module: nn.Module) -> str | None:
         if isinstance(module, kind):
             return name
     return "linear" if isinstance(module, _AFFINE) else None
+
+
+def _same_storage(output: torch.Tensor, other: torch.Tensor | None) -> bool:
+    """Whether `output` holds exactly `other`'s values: the same tensor, or a view of it of the same size."""
+    return (isinstance(other, torch.Tensor) and output.numel() == other.numel()
+            and output.data_ptr() == other.data_ptr())
 
 
 def _within_unit_interval(output: torch.Tensor) -> bool:
@@ -183,10 +198,14 @@ def input_facts(inputs: torch.Tensor | None, model: nn.Module) -> dict[str, Any]
 def run_info(model: nn.Module, optimizers: Sequence[torch.optim.Optimizer], loss_fn: Any = None,
              output: torch.Tensor | None = None, target: torch.Tensor | None = None,
              inputs: torch.Tensor | None = None, last_module: tuple[str, nn.Module] | None = None,
-             locations: tuple[str | None, str | None] = (None, None)) -> RunInfo:
-    """Everything known of a PyTorch run at its first step, as SCRAM's `RunInfo`."""
+             locations: tuple[str | None, str | None] = (None, None),
+             last_output: torch.Tensor | None = None) -> RunInfo:
+    """Everything known of a PyTorch run at its first step, as SCRAM's `RunInfo`.
+
+    `last_module` and `last_output`: the last module the forward pass ran, and what it returned.
+    """
     loss = loss_info(loss_fn, target) if loss_fn is not None else None
-    outputs = (output_info(output, loss, last_module),) if isinstance(output, torch.Tensor) else ()
+    outputs = (output_info(output, loss, last_module, last_output),) if isinstance(output, torch.Tensor) else ()
     return RunInfo(
         framework=PYTORCH,
         losses=(loss,) if loss is not None and outputs else (),

@@ -8,7 +8,9 @@ through PyTorch's own hooks, and turns each training step into SCRAM's observati
 - the model's forward pre-hook sees the inputs (sampled statistics);
 - the optimizer's step hooks see each update: the module's `train()`/`eval()` mode and, on
   sampled steps, the per-layer weight, gradient and update norms;
-- a gradient hook on one small parameter tells whether `.grad` was reset between steps.
+- a gradient hook on one small parameter tells whether `.grad` was reset between steps;
+- on the same sampled steps, forward hooks installed for that one training forward pass read
+  the activation modules' outputs and the predictions (`activations.py`).
 
 Every hook runs guarded: a failure inside SCRAM warns once, switches that part off and is
 recorded as a `scram_internal_error` diagnostic; the user's loop never sees it.
@@ -38,6 +40,7 @@ from tensorboard_plugin_scram.keras_adapter.batch_stats import is_numeric_array,
 from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StatsSchedule, StepClock
 from tensorboard_plugin_scram.observations import BatchObservation, EpochObservation, LoopStats, ModelStats, RunInfo
 from tensorboard_plugin_scram.pytorch import model_facts
+from tensorboard_plugin_scram.pytorch.activations import ActivationProbe
 from tensorboard_plugin_scram.pytorch.layer_norms import LayerNorms
 from tensorboard_plugin_scram.report import ICONS, count_summary, found_at
 
@@ -118,12 +121,15 @@ class TorchSession:
         self._handles: list[Any] = []
         self._leaf_handles: list[Any] = []
         self._order: list[str] = []  # modules in the order the first forward pass ran them
+        self._last_leaf_output: torch.Tensor | None = None  # what the last of them returned, until begin()
         self._inputs: Any = None
         self._targets: Any = None
         self._first_inputs: Any = None
         self._pre_read: tuple | None = None  # statistics judged at the loss's call, for the step's end
         self._nonfinite: dict[str, int] = {}
         self._layers: LayerNorms | None = None
+        self._probe: ActivationProbe | None = None  # activations and predictions of the measured steps
+        self._nan_located = False
         self._measure = False
         self._model_stats: ModelStats | None = None
         self._optimizer_steps = 0
@@ -158,6 +164,7 @@ class TorchSession:
     def _on_leaf(self, name: str, module: nn.Module, args: Any, output: Any) -> None:
         if torch.is_grad_enabled():
             self._order.append(name)
+            self._last_leaf_output = output if isinstance(output, torch.Tensor) else None
 
     @guarded("input statistics")
     def _on_forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
@@ -185,6 +192,8 @@ class TorchSession:
         if not self._began:
             self.begin(output, target)
         self._judge_data(target)
+        if self._probe is not None:
+            self._probe.see_loss_input(output, target)
 
     @guarded("label statistics")
     def _judge_data(self, target: Any) -> None:
@@ -213,6 +222,12 @@ class TorchSession:
             self._layers.before_update()
 
     @guarded("optimizer hooks")
+    def gradients_ready(self) -> None:
+        """This step's gradients are complete (Lightning's `on_before_optimizer_step`, after its closure's backward)."""
+        if self._measure and self._layers is not None:
+            self._layers.refresh_gradients()
+
+    @guarded("optimizer hooks")
     def _after_update(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if id(optimizer) in self._followed_owners:  # another optimizer's step tells nothing of its .grad
             self._stepped_since_backward = True
@@ -220,6 +235,11 @@ class TorchSession:
             started = time.perf_counter()
             self._measure = False
             self._model_stats = self._layers.after_update()
+            if self._probe is not None:
+                self._model_stats = self._probe.combine(self._model_stats)
+                hooks, self._probe.seconds = self._probe.seconds, 0.0
+                self.scram_seconds += hooks  # spent in the user's forward pass, where no guard timed it
+                started -= hooks
             if self._internals is not None:
                 self._internals.cost(self._clock.in_steps(time.perf_counter() - started + self._layers.seconds))
 
@@ -250,7 +270,9 @@ class TorchSession:
         if run is None:
             run = model_facts.run_info(self.model, self.optimizers, self.loss_fn, output=output, target=target,
                                        inputs=self._first_inputs if isinstance(self._first_inputs, torch.Tensor)
-                                       else None, last_module=last, locations=self.locations)
+                                       else None, last_module=last, locations=self.locations,
+                                       last_output=self._last_leaf_output)
+        self._last_leaf_output = None  # the first step's tensor is not kept
         self._emit(self._engine.begin(run, self.step_index))
 
     def _last_module(self) -> tuple[str, nn.Module] | None:
@@ -285,7 +307,7 @@ class TorchSession:
         tensors, self._pre_read = self._pre_read or self._read_statistics(step), None
         self._inputs = self._targets = None  # never carried into the next step
         loop = self._loop_stats()
-        obs = BatchObservation(step, self.epoch, logs, tensors, self._model_stats, loop)
+        obs = BatchObservation(step, self.epoch, logs, tensors, self._model_stats or self._weights_at_nan(value), loop)
         self._model_stats = None
         self._group(obs)
         self._schedule_next(step, logs.get("loss"))
@@ -295,6 +317,14 @@ class TorchSession:
             self._writer.write_batch(step, self.epoch, logs)
         self.step_index += 1
         self._clock.exclude(time.perf_counter() - started)
+
+    @guarded("model internals")
+    def _weights_at_nan(self, loss: float | None) -> ModelStats | None:
+        """At the first non-finite loss of a step not measured: which layers' weights are NaN or Inf (nan_loss)."""
+        if self._nan_located or loss is None or math.isfinite(loss) or self._layers is None:
+            return None
+        self._nan_located = True
+        return self._layers.weights_now()
 
     def _group(self, obs: BatchObservation) -> None:
         """Hands the step to the batch checks, with the few before it that carried only metrics.
@@ -334,6 +364,8 @@ class TorchSession:
         if self._internals is not None:
             self._layers = LayerNorms(self.model, list(dict.fromkeys(self._order)), _activations_after(
                 self.model, self._order))
+            self._probe = ActivationProbe(self.model, self._layers.modules, self.loss_fn,
+                                          on_error=functools.partial(self.fail, "activations"))
 
     def _running_logs(self, loss: float | None, metrics: Mapping[str, Any]) -> dict[str, float]:
         """Keras' batch logs: the mean over the epoch so far of the loss and of each metric."""
@@ -389,6 +421,8 @@ class TorchSession:
         if schedule.next_is_due(step, loss, self._suspicious):
             schedule.sampled(step + 1)
             self._measure = True
+        if self._measure and self._probe is not None:
+            self._probe.arm()  # the next forward pass, or again after a step without an optimizer step
 
     def end_epoch(self, logs: Mapping[str, Any] | None = None) -> None:
         """The epoch ended: its mean loss and the given metrics (`val_loss`, ...) go to the epoch checks."""
@@ -425,6 +459,8 @@ class TorchSession:
             except Exception:
                 pass
         self._handles, self._leaf_handles = [], []
+        if self._probe is not None:
+            self._probe.close()
         if self._writer is not None:
             try:
                 self._writer.close()
