@@ -97,6 +97,17 @@ def test_healthy_training_is_quiet_and_measured(cases, name):
     assert case["measured"] >= 2 and case["grad_norms_finite"]
 
 
+def test_jax_compiles_the_pass_of_arrays_before_training_once(cases):
+    """Fed arrays, the sample is known before the first step: its pass compiles beside Keras' step, once."""
+    if cases["backend"] != "jax":
+        pytest.skip("only JAX compiles SCRAM's pass")
+    for name in ("healthy", "dead_relu", "unnormalized"):
+        case = cases["cases"][name]
+        assert case["passes"] == [1, 1], (name, case["passes"])
+    # Batches from a PyDataset are seen inside the step: the pass is compiled at its first use.
+    assert cases["cases"]["healthy_pydataset"]["passes"] == [0, 1]
+
+
 def test_labels_a_loss_cannot_take_are_reported_before_the_first_step(cases):
     """On PyTorch the loss raises at the first step; SCRAM has judged the first batch already."""
     case = cases["cases"]["binary_loss_on_class_ids"]
@@ -150,3 +161,4 @@ def test_jax_data_parallel_gives_the_diagnostics_of_one_device(cases):
     for name in PARALLEL_CASES:
         assert _alarms(parallel[name]) == _alarms(cases["cases"][name]), name
         assert parallel[name]["measured"] >= 2 and parallel[name]["crashed"] is None, name
+    assert parallel["healthy"]["passes"] == [1, 1], "compiled for the replicated layout before training, once"

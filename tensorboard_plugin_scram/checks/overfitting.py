@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 from tensorboard_plugin_scram.checks._advice import idiom
 from tensorboard_plugin_scram.checks._metrics import accuracy_key, falling_streak, rising_streak
@@ -78,6 +79,12 @@ class Overfitting(Check):
     - the gap between validation and training loss widened `patience` epochs in a row
       and is at least `gap_ratio` times the training loss, while training loss fell at
       each of those epochs and validation loss did not improve on its best.
+    Both loss rules also want the rise (or the widening) to stand out of the validation
+    loss's own jitter: `noise_multiple` times its epoch-to-epoch noise, estimated from
+    its last `noise_epochs` values as the spread of each value around the straight line
+    through its neighbours (a steady trend adds nothing to it). A small validation set's
+    loss zigzags while it keeps improving; two rises in a row within that zigzag are not
+    a sign.
     Requiring a streak and a margin keeps epoch-to-epoch noise quiet; validation *better*
     than training (normal with dropout) never counts; a spike where training loss rose
     in the same epoch is instability, not memorising; and validation must have improved
@@ -92,7 +99,8 @@ class Overfitting(Check):
     title = "Likely overfitting"
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
-    thresholds = {"patience": 2, "min_rise": 0.02, "gap_ratio": 0.5, "min_acc_drop": 0.01}
+    thresholds = {"patience": 2, "min_rise": 0.02, "gap_ratio": 0.5, "min_acc_drop": 0.01,
+                  "noise_multiple": 2.0, "noise_epochs": 8}
 
     def on_epoch(self, obs: EpochObservation, history: History) -> Findings:
         if "val_loss" not in obs.logs and not any(k.startswith("val_") for k in obs.logs):
@@ -107,9 +115,10 @@ class Overfitting(Check):
             val_history = _finite(history.epoch_series("val_loss"))
             # A weighted training loss and an unweighted validation loss are not alike.
             comparable = not (history.run.class_weighted or history.run.sample_weighted)
-            reasons.append(self._loss_rule(val_history, val, train, comparable))
+            noise = self.threshold("noise_multiple") * jitter(val_history[-int(self.threshold("noise_epochs")):])
+            reasons.append(self._loss_rule(val_history, val, train, comparable, noise))
             if comparable:
-                reasons.append(self._gap_rule(val_history, val, train))
+                reasons.append(self._gap_rule(val_history, val, train, noise))
         reasons = [r for r in reasons if r]
         if not reasons:
             return []
@@ -136,20 +145,22 @@ class Overfitting(Check):
         return None
 
     def _loss_rule(self, val_history: list[float], val: list[float], train: list[float],
-                   comparable: bool) -> str | None:
+                   comparable: bool, noise: float) -> str | None:
         best = min(val_history)
         rose = rising_streak(val) >= len(val) - 1
         training_fell = falling_streak(train) >= len(train) - 1  # a spike with training rising is no memorising
         above_training = val[-1] > train[-1] or not comparable
-        if rose and training_fell and above_training and val[-1] >= best * (1 + self.threshold("min_rise")):
+        margin = max(best * self.threshold("min_rise"), noise)
+        if rose and training_fell and above_training and val[-1] - best >= margin:
             return (f"validation loss rose from {val[0]:.3g} to {val[-1]:.3g} (best {best:.3g}) "
                     f"while training loss fell from {train[0]:.3g} to {train[-1]:.3g}")
         return None
 
-    def _gap_rule(self, val_history: list[float], val: list[float], train: list[float]) -> str | None:
+    def _gap_rule(self, val_history: list[float], val: list[float], train: list[float], noise: float) -> str | None:
         gaps = [v - t for v, t in zip(val, train, strict=False)]
         best_before = min(val_history[: -len(val) + 1] or [math.inf])
-        widening = rising_streak(gaps) >= len(gaps) - 1 and gaps[0] > 0 and falling_streak(train) >= len(train) - 1
+        widening = rising_streak(gaps) >= len(gaps) - 1 and gaps[0] > 0 and falling_streak(train) >= len(train) - 1 \
+            and gaps[-1] - gaps[0] >= noise
         large = gaps[-1] >= self.threshold("gap_ratio") * max(train[-1], 1e-12)
         if widening and large and min(val[1:]) >= best_before:
             return (f"the gap between validation loss ({val[-1]:.3g}) and training loss "
@@ -192,6 +203,19 @@ def _improved_first(history: History) -> bool:
     """
     val = _finite(history.epoch_series("val_loss"))
     return len(val) > 1 and min(val[1:]) < val[0]
+
+
+def jitter(values: list[float]) -> float:
+    """The epoch-to-epoch noise of a series, robust to its trend; 0 from fewer than 5 values.
+
+    Each inner value's distance from the midpoint of its neighbours (half a second
+    difference) is 0 on any straight stretch; for independent noise of standard deviation
+    s its median is about 0.82 s, so the median over the series, divided by 0.82, estimates s.
+    """
+    if len(values) < 5:
+        return 0.0
+    deviations = [abs(b - (a + c) / 2) for a, b, c in zip(values, values[1:], values[2:], strict=False)]
+    return statistics.median(deviations) / 0.82
 
 
 def _series(window: list[dict], key: str) -> list[float] | None:

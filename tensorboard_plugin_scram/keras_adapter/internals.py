@@ -55,6 +55,9 @@ class LayerPlan:
 # variable's value and gradient (NumPy arrays, None where there is none).
 Pass = tuple[np.ndarray, list, list, list]
 GradientPass = Callable[[keras.Model, Sequence[LayerPlan], Any, Any], Pass]
+# Readies the pass for batches shaped like (x, y) ahead of its first use (JAX: compiles it
+# while Keras compiles its own step); same arguments as `GradientPass`, returns nothing.
+PassPreparer = Callable[[keras.Model, Sequence[LayerPlan], Any, Any], None]
 
 
 class InternalsProbe:
@@ -68,16 +71,18 @@ class InternalsProbe:
         gradient_pass: The backend's forward and backward pass of a sample
             (`backends.current().gradient_pass`). It must hand copies of the weights:
             they are kept to measure the next update.
+        prepare: The backend's `PassPreparer`, where readying the pass is worth doing early.
     """
 
     def __init__(self, model: keras.Model, losses: Sequence[LossInfo | str] = (),
                  on_error: Callable[[BaseException], None] | None = None,
-                 gradient_pass: GradientPass | None = None) -> None:
+                 gradient_pass: GradientPass | None = None, prepare: PassPreparer | None = None) -> None:
         self._model = model
         self._signature = _signature(model, losses)
         self._classification = any(is_classification(loss) for loss in loss_infos(losses))
         self._on_error = on_error
         self._gradient_pass = gradient_pass
+        self._prepare = prepare
         self._plans: list[LayerPlan] = []
         self._active = False
         self._host_stats: ModelStats | None = None
@@ -112,6 +117,11 @@ class InternalsProbe:
     def measured_weights(self) -> list[list[np.ndarray]] | None:
         """Per inspected layer, its weights as the last measurement on the host saw them (else None)."""
         return self._host_weights
+
+    def prepare(self, x: Any, y: Any) -> None:
+        """Readies the measurement of batches shaped like `(x, y)` before the first one is due."""
+        if self._active and self._prepare is not None:
+            self._prepare(self._model, self._plans, x, y)
 
     def measure_on(self, x: Any, y: Any) -> None:
         """Measures now, on a sample batch, outside the train step (results go to `read`)."""

@@ -24,7 +24,7 @@ from tensorboard_plugin_scram.keras_adapter.batch_stats import (
     nonfinite_count,
     summarize_batch,
 )
-from tensorboard_plugin_scram.keras_adapter.internals import GradientPass, InternalsProbe
+from tensorboard_plugin_scram.keras_adapter.internals import GradientPass, InternalsProbe, PassPreparer
 from tensorboard_plugin_scram.observations import LossInfo, TensorStats
 
 # Rows of the last batch the internals are measured on.
@@ -133,18 +133,21 @@ class PythonStepProbes:
         gradient_pass: The backend's forward and backward pass of a sample.
         wrap: The backend's `(model, see) -> undo` around its train function.
         to_numpy: The backend's tensor-to-NumPy conversion.
+        prepare: The backend's `PassPreparer`, if readying its pass early pays.
     """
 
     def __init__(self, gradient_pass: GradientPass,
                  wrap: Callable[[keras.Model, Callable[[Any], None]], Callable[[], None]],
-                 to_numpy: Callable[[Any], np.ndarray]) -> None:
+                 to_numpy: Callable[[Any], np.ndarray], prepare: PassPreparer | None = None) -> None:
         self._gradient_pass = gradient_pass
+        self._prepare = prepare
         self._wrap = wrap
         self._to_numpy = to_numpy
 
     def internals_probe(self, model: keras.Model, losses: Sequence[LossInfo | str],
                         on_error: Callable[[BaseException], None]) -> InternalsProbe:
-        return InternalsProbe(model, losses, on_error=on_error, gradient_pass=self._gradient_pass)
+        return InternalsProbe(model, losses, on_error=on_error, gradient_pass=self._gradient_pass,
+                              prepare=self._prepare)
 
     def step_probe(self, model: keras.Model, embedding_inputs: tuple[str, ...],
                    on_error: Callable[[BaseException], None], recorders: Sequence[Callable[[Any], None]] = (),

@@ -69,6 +69,30 @@ class ModelSpy(Check):
         return []
 
 
+class CompiledPasses(keras.callbacks.Callback):
+    """On JAX: how many measurement passes were compiled for the model, when training starts and ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at_first_step: int | None = None
+        self.at_end: int | None = None
+
+    def _count(self) -> int | None:
+        if keras.backend.backend() != "jax":
+            return None
+        from tensorboard_plugin_scram.keras_adapter.backends import jax_backend
+
+        entry = jax_backend._compiled_passes.get(self.model)
+        return len(entry[2]) if entry else 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.at_first_step is None:
+            self.at_first_step = self._count()
+
+    def on_train_end(self, logs=None):
+        self.at_end = self._count()
+
+
 def digits(scale: float = 1 / 16) -> tuple[np.ndarray, np.ndarray]:
     x, y = load_digits(return_X_y=True)
     # 1,600 of the 1,797 samples: every batch of 32, also with a fifth held out, splits evenly over 2 devices.
@@ -103,16 +127,17 @@ def train(model: keras.Model, x, y=None, optimizer="adam", loss="sparse_categori
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     spy = ModelSpy()
     callback = ScramCallback(tempfile.mkdtemp(), verbose=0, internals_every=10, extra_checks=[spy])
+    passes = CompiledPasses()
     crashed = None
     try:
         if y is None:
-            model.fit(x, epochs=epochs, verbose=0, callbacks=[callback], **fit_args)
+            model.fit(x, epochs=epochs, verbose=0, callbacks=[callback, passes], **fit_args)
         else:
-            model.fit(x, y, epochs=epochs, batch_size=32, verbose=0, callbacks=[callback], **fit_args)
+            model.fit(x, y, epochs=epochs, batch_size=32, verbose=0, callbacks=[callback, passes], **fit_args)
     except Exception as error:  # the user's training failing is a result here
         crashed = type(error).__name__
     return {"found": sorted({(d.check, d.severity.name.lower()) for d in callback.diagnostics}), "crashed": crashed,
-            "measured": len(spy.grad_norms),
+            "measured": len(spy.grad_norms), "passes": [passes.at_first_step, passes.at_end],
             "grad_norms_finite": bool(spy.grad_norms) and all(
                 g is not None and np.isfinite(g) for row in spy.grad_norms for g in row)}
 
