@@ -46,7 +46,8 @@ def run(names: list[str] | None = None, progress: Callable[[str], None] = print,
     """
     started = time.perf_counter()
     runs = []
-    scenarios: list[Scenario] = select(names)
+    chosen: list[Scenario] = select(names)
+    scenarios = [s for s in chosen if s.runs_here]
     for i, scenario in enumerate(scenarios, 1):
         runs.append(run_scenario(scenario, os.path.join(log_root, scenario.name) if log_root else None))
         scram = scoring.outcome(runs[-1], "scram")
@@ -61,5 +62,7 @@ def run(names: list[str] | None = None, progress: Callable[[str], None] = print,
                                               "precision": c.precision}
                      for c in scoring.coverage(runs)],
         "targets": {d: [dataclasses.asdict(t) for t in scoring.targets(runs, d)] for d in DETECTORS},
+        "not_run": [{"name": s.name, "description": s.description, "backends": sorted(s.backends)}
+                    for s in chosen if not s.runs_here],
         "seconds": time.perf_counter() - started,
     }

@@ -85,6 +85,7 @@ def zoo_section(zoo: dict) -> str:
     ])]
     notes = [f"- {s['name']}: " + "; ".join(filter(None, [s["error"], *s["notes"]]))
              for s in zoo["scenarios"] if s["error"] or s["notes"]]
+    notes += [f"- {s['name']}: not run, written for {', '.join(s['backends'])} only" for s in zoo.get("not_run", ())]
     if notes:
         parts += ["", "Notes:", "", *notes]
     return "\n".join(parts)
@@ -281,15 +282,19 @@ def backends_section(results: dict) -> str:
         s = next(summary for summary in zoo["summary"] if summary["detector"] == "scram")
         missed = [sc["name"] for sc in zoo["scenarios"] if sc["expected"] and not sc["detectors"]["scram"]["detected"]]
         sweep = results.get("sweep" if backend == "tensorflow" else f"sweep_{backend}")
+        not_run = ", ".join(entry["name"] for entry in zoo.get("not_run", ())) or "–"
         rows.append([backend, f"{s['detected']}/{s['faulty']} = {s['recall']:.2f}", _precision(s),
                      f"{len(s['healthy_with_alarms'])}/{s['healthy']}", _sweep_figure(sweep),
-                     _num(s["median_delay_steps"], 1), ", ".join(missed) or "–", f"{zoo['seconds']:.0f}"])
+                     _num(s["median_delay_steps"], 1), ", ".join(missed) or "–", not_run, f"{zoo['seconds']:.0f}"])
     return "\n".join(["## Keras backends side by side", "",
                       "The fault zoo trained on each Keras backend (`python -m bench zoo --backend jax`). The same "
                       "jobs and seeds; each backend's own initialisation and numerics make the runs differ. The "
-                      "healthy sweep too (`python -m bench sweep --backend jax`): runs with a false alarm.", "",
+                      "healthy sweep too (`python -m bench sweep --backend jax`): runs with a false alarm. "
+                      "Not run: programs written for TensorFlow alone (a `train_step` with `tf.GradientTape`, a "
+                      "`tf.nn` activation), which Keras cannot train on that backend, with SCRAM or without.", "",
                       table(["backend", "recall", "precision", "healthy zoo jobs with false alarms",
-                             "healthy sweep runs with false alarms", "median delay (steps)", "missed", "s (zoo)"],
+                             "healthy sweep runs with false alarms", "median delay (steps)", "missed",
+                             "not run (TensorFlow programs)", "s (zoo)"],
                             rows)])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -185,3 +187,21 @@ def test_precision_counts_false_alarms_on_healthy_twins_and_off_target_but_not_t
     assert by_check["loss_diverging"].precision == 0.0
     assert by_check["overfitting"].precision is None  # info only: never raised as an alarm
     assert by_check["input_contains_nan"].false_in == ()
+
+
+def test_a_program_written_for_another_backend_is_listed_as_not_run_not_missed():
+    from bench.zoo.registry import REGISTRY
+
+    gan = REGISTRY["gan_generator_never_updated"]
+    assert gan.backends == frozenset({"tensorflow"}) and gan.runs_here  # the tests run on TensorFlow
+    elsewhere = dataclasses.replace(gan, backends=frozenset({"jax"}))
+    REGISTRY[gan.name] = elsewhere
+    try:
+        results = detection.run([gan.name], progress=lambda line: None)
+    finally:
+        REGISTRY[gan.name] = gan
+    assert results["scenarios"] == [] and results["not_run"][0]["name"] == gan.name
+    scram = next(s for s in results["summary"] if s["detector"] == "scram")
+    assert scram["faulty"] == 0  # neither detected nor missed
+    text = report.backends_section({"zoo": results})
+    assert f"| {gan.name} |" in text

@@ -30,7 +30,8 @@ def paper_lr_1e10_text() -> Job:
     return job(model, x, y, epochs=2, validation_split=0.2)
 
 
-@scenario(expected=["input_not_normalized"], tolerated=["saturated_activations", "dead_relu", *symptoms.EXTREME_START])
+@scenario(expected=["input_not_normalized"], tolerated=["saturated_activations", "dead_relu", *symptoms.EXTREME_START,
+                                                      *symptoms.SATURATED_OUTPUT])
 def paper_unnormalized_pixels() -> Job:
     """Raw 0..255 pixels of generated 32x32x3 images straight into a CNN."""
     x, y = data.images(1024, raw=True)

@@ -288,7 +288,7 @@ def activation_layer_sigmoid() -> Job:
     return job(models.compiled(model, loss="binary_crossentropy"), x, y, epochs=4, validation_split=0.2)
 
 
-@scenario()
+@scenario(backends=("tensorflow",))
 def tf_nn_softmax_activation() -> Job:
     """Dense(10, activation=tf.nn.softmax) with sparse categorical cross-entropy on digits."""
     x, y = data.digits()

@@ -64,6 +64,9 @@ class Scenario:
         abort_before_training: Stop `fit()` after `on_train_begin` (a job that would
             really run out of memory); only static checks can see it.
         group: The module that defines it (healthy, paper, static, data, loss, ...).
+        backends: The Keras backends the program is written for (a `train_step` with
+            `tf.GradientTape` is TensorFlow's); empty: any. Elsewhere it is not run, and
+            the results say so: Keras cannot train it there, with SCRAM or without.
     """
 
     name: str
@@ -76,6 +79,12 @@ class Scenario:
     scram_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     abort_before_training: bool = False
     group: str = ""
+    backends: frozenset[str] = frozenset()
+
+    @property
+    def runs_here(self) -> bool:
+        """Whether the program is written for the Keras backend this process runs."""
+        return not self.backends or keras.backend.backend() in self.backends
 
     @property
     def healthy(self) -> bool:
@@ -138,7 +147,7 @@ def scenario(expected: Iterable[str] = (), kind: str = "static", onset: Onset = 
             onset=onset,
             tolerated=frozenset(tolerated) - frozenset(expected),
             group=build.__module__.rsplit(".", 1)[-1],
-            **options,
+            **{**options, "backends": frozenset(options.get("backends", ()))},
         )
         return build
 

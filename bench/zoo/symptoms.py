@@ -19,3 +19,8 @@ EXTREME_START = ("loss_diverging",)
 
 # Gradients that do not reach the early layers, so their weights barely move.
 NO_SIGNAL = ("vanishing_gradients", "weights_not_updating")
+
+# Softmax or sigmoid outputs pinned at 0 or 1 (raw inputs, a huge learning rate): where the
+# loss gets the clipped probabilities, not logits (Keras on JAX and PyTorch; TensorFlow hands
+# it the cached logits), their gradient is exactly zero and not a single weight changes.
+SATURATED_OUTPUT = ("weights_not_updating",)

@@ -407,8 +407,7 @@ class ScramCallback(keras.callbacks.Callback):
                 self._internals_probe = probe
             self._internals = InternalsMonitor(probe, InternalsSchedule(self.internals_every), sample, self._clock,
                                                weights=functools.partial(self._backend.weight_values, self.model))
-            if sample is not None:  # ready before step 5, its first use: compiled beside Keras' own step
-                probe.prepare(*sample)
+            self._internals.prepare()  # a sample of arrays: ready while Keras compiles its own step
             return probe
 
         return self._attempt(_INTERNALS, install)

@@ -37,14 +37,29 @@ class InternalsMonitor:
         self.sample = sample
         self._snapshots = WeightSnapshots(probe.layers, read=weights)
         self._armed = False
+        self._prepared = False
         self._measured_on_sample = 0
         self._clock = clock or StepClock()
+
+    def prepare(self) -> None:
+        """Readies the measurement of the sample before its first use, once there is a sample.
+
+        Called before training (a sample of arrays) and after each step until a step probe
+        has seen a batch: the backend then prepares while training runs (JAX compiles).
+        """
+        if self._prepared:
+            return
+        sample = self._current_sample()
+        if sample is not None:
+            self._prepared = True
+            self._probe.prepare(*sample)
 
     def after_step(self, step: int, loss: float | None, suspicious: bool = False) -> ModelStats | None:
         """The model's statistics if `step` was measured (else None); arms the next step if due.
 
         `suspicious`: a check suspects a fault from the last measurement; the next comes sooner.
         """
+        self.prepare()
         if self._armed and self.sample is not None:
             self._measure_on_sample()
         stats = self._read(step) if self._armed else None
