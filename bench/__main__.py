@@ -27,6 +27,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="zoo: only these scenarios")
     parser.add_argument("--workloads", nargs="+", metavar="NAME",
                         help="overhead: only these workloads (cnn, cnn_short, cnn_10_epochs, mlp)")
+    parser.add_argument("--repeats", type=int, metavar="N",
+                        help="overhead: at most N paired repeats per workload (a slower backend's shorter run)")
     parser.add_argument("--logdir", help="zoo: keep SCRAM's logs in LOGDIR/<scenario> (for `scram report`)")
     parser.add_argument("--list", action="store_true", help="list the zoo's scenarios and exit")
     parser.add_argument("--report", action="store_true",
@@ -56,7 +58,7 @@ def run_part(part: str, args: argparse.Namespace) -> dict:
     if part == "overhead":
         from bench import overhead
 
-        return overhead.run(args.quick, progress, args.workloads)
+        return overhead.run(args.quick, progress, args.workloads, args.repeats)
     if part == "sweep":
         from bench import sweep
 

@@ -269,15 +269,20 @@ def selected(quick: bool, names: list[str] | None = None) -> list[Workload]:
     return [w for w in every if not names or w.name in names]
 
 
-def run(quick: bool = False, progress: Callable[[str], None] = print, names: list[str] | None = None) -> dict:
-    """The overhead benchmark (all workloads, or those named) as a JSON-ready dict."""
+def run(quick: bool = False, progress: Callable[[str], None] = print, names: list[str] | None = None,
+        max_repeats: int | None = None) -> dict:
+    """The overhead benchmark (all workloads, or those named) as a JSON-ready dict.
+
+    `max_repeats` caps each workload's paired repeats (and the after-effect's fits).
+    """
     started = time.perf_counter()
     results = []
     cnn = workloads(quick)[0]
-    aftereffect = step_aftereffect(cnn, fits=2 if quick else 7, epochs=2 if quick else cnn.epochs)
+    fits = 2 if quick else min(7, max_repeats or 7)
+    aftereffect = step_aftereffect(cnn, fits=fits, epochs=2 if quick else cnn.epochs)
     progress(f"overhead: training step after SCRAM's hook x{aftereffect['ratio']:.3f} the step after none")
     for workload in selected(quick, names):
-        epochs, repeats = (2, 3) if quick else (workload.epochs, workload.repeats)
+        epochs, repeats = (2, 3) if quick else (workload.epochs, min(workload.repeats, max_repeats or workload.repeats))
         times = measure(workload, repeats, epochs)
         steps = epochs * int(np.ceil(len(workload.x) / workload.batch_size))
         results.append({"workload": workload.name, "description": workload.description, "epochs": epochs,

@@ -283,19 +283,31 @@ def backends_section(results: dict) -> str:
         missed = [sc["name"] for sc in zoo["scenarios"] if sc["expected"] and not sc["detectors"]["scram"]["detected"]]
         sweep = results.get("sweep" if backend == "tensorflow" else f"sweep_{backend}")
         not_run = ", ".join(entry["name"] for entry in zoo.get("not_run", ())) or "–"
+        overhead = results.get("overhead" if backend == "tensorflow" else f"overhead_{backend}")
         rows.append([backend, f"{s['detected']}/{s['faulty']} = {s['recall']:.2f}", _precision(s),
                      f"{len(s['healthy_with_alarms'])}/{s['healthy']}", _sweep_figure(sweep),
-                     _num(s["median_delay_steps"], 1), ", ".join(missed) or "–", not_run, f"{zoo['seconds']:.0f}"])
+                     _num(s["median_delay_steps"], 1), ", ".join(missed) or "–", not_run, _cost_figure(overhead),
+                     f"{zoo['seconds']:.0f}"])
     return "\n".join(["## Keras backends side by side", "",
                       "The fault zoo trained on each Keras backend (`python -m bench zoo --backend jax`). The same "
                       "jobs and seeds; each backend's own initialisation and numerics make the runs differ. The "
                       "healthy sweep too (`python -m bench sweep --backend jax`): runs with a false alarm. "
                       "Not run: programs written for TensorFlow alone (a `train_step` with `tf.GradientTape`, a "
-                      "`tf.nn` activation), which Keras cannot train on that backend, with SCRAM or without.", "",
+                      "`tf.nn` activation), which Keras cannot train on that backend, with SCRAM or without. Cost: "
+                      "`python -m bench overhead --backend jax`, paired wall-clock ratio over plain `fit()`.", "",
                       table(["backend", "recall", "precision", "healthy zoo jobs with false alarms",
                              "healthy sweep runs with false alarms", "median delay (steps)", "missed",
-                             "not run (TensorFlow programs)", "s (zoo)"],
+                             "not run (TensorFlow programs)", "cost: 768-step CNN (SCRAM's own)", "s (zoo)"],
                             rows)])
+
+
+def _cost_figure(overhead: dict | None, workload: str = "cnn") -> str:
+    """`1.059x (own 3.4%)`: SCRAM over plain fit() on one workload, or `not run`."""
+    run = next((w for w in (overhead or {}).get("workloads", ()) if w["workload"] == workload), None)
+    if run is None or "scram" not in run["configs"]:
+        return "not run"
+    scram = run["configs"]["scram"]
+    return f"{scram['ratio_total']:.3f}x (own {scram['scram_own_share']:.1%})"
 
 
 def pytorch_section(runs: list[dict]) -> str:

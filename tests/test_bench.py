@@ -205,3 +205,13 @@ def test_a_program_written_for_another_backend_is_listed_as_not_run_not_missed()
     assert scram["faulty"] == 0  # neither detected nor missed
     text = report.backends_section({"zoo": results})
     assert f"| {gan.name} |" in text
+
+
+def test_the_backends_table_gives_each_backends_cost_or_says_not_run():
+    zoo = detection.run(["healthy_mlp_digits"], progress=lambda line: None)
+    overhead = {"workloads": [{"workload": "cnn", "configs": {
+        "scram": {"ratio_total": 1.0591, "scram_own_share": 0.0343}}}]}
+    text = report.backends_section({"zoo": zoo, "zoo_jax": zoo, "overhead_jax": overhead})
+    tensorflow, jax = (line for line in text.splitlines() if line.startswith(("| tensorflow", "| jax")))
+    assert "1.059x (own 3.4%)" in jax and "1.059x" not in tensorflow
+    assert "not run" in tensorflow
