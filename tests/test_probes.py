@@ -253,3 +253,51 @@ def test_odd_arrays_give_statistics_without_warnings():
     assert set(stats) == {"big", "y"}, "complex inputs are left out, as in the train step"
     # As in the train step, values are summarised in float32, where 1e39 is infinite.
     assert stats["big"].nonfinite == 96 and stats["y"].class_counts == ()
+
+
+class _OnAccelerator:
+    """A batch's tensor as a GPU holds it (none here): NumPy reads it only through a copy."""
+
+    device = type("Device", (), {"type": "cuda"})()
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array, self.shape, self.dtype = array, array.shape, array.dtype
+
+
+def _tap_on_accelerator() -> tuple:
+    """A `StepTap` as on JAX or PyTorch with a GPU, fed by hand as Keras' train function would."""
+    from tensorboard_plugin_scram.keras_adapter.step_tap import StepTap
+
+    copies, fed = [], []
+
+    def wrap(model, see):
+        fed.append(see)
+        return lambda: None
+
+    def to_numpy(tensor):
+        copies.append(tensor)
+        return tensor.array
+
+    tap = StepTap(keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)]), wrap=wrap, to_numpy=to_numpy)
+    tap.install()
+    return tap, fed[0], copies
+
+
+def test_a_batch_on_an_accelerator_is_copied_only_when_read_and_its_nan_named_then():
+    x, y = S.digits()
+    tap, see, copies = _tap_on_accelerator()
+    tap.request(False)
+    clean = (_OnAccelerator(x[:32]), _OnAccelerator(y[:32]))
+    see(clean)
+    assert copies == [], "an unrequested batch on the GPU stays there"
+    poisoned = x[32:64].copy()
+    poisoned[3, :2] = np.nan
+    see((_OnAccelerator(poisoned), _OnAccelerator(y[32:64])))
+    assert copies == []
+    # The loss turned NaN at this step: the callback reads, and the batch is copied then.
+    inputs, labels = tap.read()
+    assert inputs.nonfinite == 2 and labels.nonfinite == 0 and len(copies) == 2
+    assert tap.read() is None, "a batch is summarised once"
+    tap.request(True)
+    see(clean)
+    assert len(copies) == 4 and tap.read()[0].nonfinite == 0

@@ -373,7 +373,7 @@ def test_numbers_are_those_of_numpy_reference(tmp_path):
     tensors = scram._session._pre_read
     assert tensors is not None and [t.name for t in tensors] == ["x", "y"]
     assert tensors[0].max == pytest.approx(float(x[:BATCH].max())) and tensors[1].class_counts == tuple(
-        np.bincount(y[:BATCH].numpy()).tolist())
+        np.bincount(y[:BATCH].cpu().numpy()).tolist())
     scram.close()
 
 

@@ -4,10 +4,13 @@ On those backends Keras hands each batch to its train function from Python (for 
 iterator the compiled step draws from). `StepTap` wraps that function: every batch in
 host memory is screened for NaN/Inf (one sum per floating tensor), and the batches the
 callback asks for, or that hold a NaN or Inf, are summarised in NumPy (`batch_stats`), as
-batches read from arrays are. A batch already on an accelerator is only read when asked
-for: copying every batch back to the host would cost more than the step. The step itself
-is not changed. The last batch seen is kept (a reference, no copy) so that the model's
-internals can be measured on training data when no arrays were given to `fit()`.
+batches read from arrays are. A batch already on an accelerator (Keras on JAX puts a
+`PyDataset`'s batches on the GPU before its step) is only read when asked for: copying
+every batch back to the host would cost more than the step. The callback also reads the
+batch where the loss turned NaN, so a NaN that came with the data is named as such on a
+GPU too. The step itself is not changed. The last batch seen is kept (a reference, no
+copy) so that the model's internals can be measured on training data when no arrays were
+given to `fit()`, and so that a batch passed over can still be read afterwards.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class StepTap:
         self._pending: tuple[TensorStats, ...] | None = None
         self._totals: dict[str, int] = {}
         self._latest: Any = None
+        self._latest_read = False
         self._broken = False
 
     def install(self) -> None:
@@ -80,7 +84,13 @@ class StepTap:
         self._wanted = wanted
 
     def read(self, batch: int = 0) -> tuple[TensorStats, ...] | None:
-        """The statistics of the last batch summarised since the last read, else None."""
+        """The statistics of the last batch summarised since the last read, else None.
+
+        The callback reads on a sampled step, on an epoch's last and where the loss turned
+        NaN: a batch left on an accelerator at that step is copied and summarised now.
+        """
+        if self._pending is None and self._latest is not None and not self._latest_read:
+            self._look_at(self._latest, wanted=True)
         stats, self._pending = self._pending, None
         return stats
 
@@ -95,19 +105,23 @@ class StepTap:
         return rows[0], rows[1]
 
     def _see(self, data: Any) -> None:
+        self._latest, self._latest_read = data, False
+        self._look_at(data, self._wanted)
+
+    def _look_at(self, data: Any, wanted: bool) -> None:
         if self._broken:
             return
         try:
-            self._latest = data
             x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-            if not self._wanted and not all(_on_host(t) for t in keras.tree.flatten((x, y)) if _has_shape(t)):
+            if not wanted and not all(_on_host(t) for t in keras.tree.flatten((x, y)) if _has_shape(t)):
                 return
+            self._latest_read = True
             named = [(n, role, self._to_numpy(t)) for n, role, t in named_leaves(x, y, _has_shape)]
             named = [(n, role, a) for n, role, a in named if is_numeric_array(a)]
             bad = {n: nonfinite_count(a) for n, _, a in named}
             for name, count in bad.items():
                 self._totals[name] = self._totals.get(name, 0) + count
-            if self._wanted or any(bad.values()):
+            if wanted or any(bad.values()):
                 self._pending = summarize_batch(named, self._totals, self._embedding_inputs)
         except Exception as error:  # a batch SCRAM cannot read must never stop the step
             self._broken = True
