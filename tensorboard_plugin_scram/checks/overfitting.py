@@ -71,20 +71,21 @@ class Overfitting(Check):
     Needs validation data and stays quiet without it. Fires when any of these holds:
     - the paper's rule: validation accuracy fell `patience` epochs in a row, by at least
       `min_acc_drop` in all, while training accuracy rose at each of those epochs,
-      validation accuracy ended below training accuracy, and validation loss was not at
-      a new best;
+      validation accuracy ended below training accuracy, and validation loss ended no
+      lower than where it stood when the fall began;
     - validation loss rose `patience` epochs in a row, to at least `min_rise` (relative)
       above its best value, while training loss fell at each of those epochs and ended
       below validation loss;
     - the gap between validation and training loss widened `patience` epochs in a row
       and is at least `gap_ratio` times the training loss, while training loss fell at
       each of those epochs and validation loss did not improve on its best.
-    Both loss rules also want the rise (or the widening) to stand out of the validation
-    loss's own jitter: `noise_multiple` times its epoch-to-epoch noise, estimated from
-    its last `noise_epochs` values as the spread of each value around the straight line
-    through its neighbours (a steady trend adds nothing to it). A small validation set's
-    loss zigzags while it keeps improving; two rises in a row within that zigzag are not
-    a sign.
+    Both loss rules also want the rise (and the widening, and validation's distance above
+    its best) to stand out of the validation loss's own jitter: `noise_multiple` times its
+    epoch-to-epoch noise, estimated from its last `noise_epochs` values as the spread of
+    each value around the straight line through its neighbours (a steady trend adds
+    nothing to it). A small validation set's loss zigzags while it keeps improving; two
+    rises in a row within that zigzag are not a sign, nor a gap widened by the training
+    loss alone while validation levels off.
     Requiring a streak and a margin keeps epoch-to-epoch noise quiet; validation *better*
     than training (normal with dropout) never counts; a spike where training loss rose
     in the same epoch is instability, not memorising; and validation must have improved
@@ -133,9 +134,11 @@ class Overfitting(Check):
         if val is None or train is None:
             return None
         val_loss = _series(window, "val_loss")
-        # A drop within noise, or one while validation loss still improves, is not a sign.
+        # A drop within noise is not a sign, nor one while the validation loss, the finer
+        # measure, stands below where it was when the drop began: a few borderline samples
+        # flipped while the model as a whole still generalises better.
         dropped = val[0] - val[-1] >= self.threshold("min_acc_drop")
-        loss_improving = val_loss is not None and val_loss[-1] < min(val_loss[:-1])
+        loss_improving = val_loss is not None and val_loss[-1] < val_loss[0]
         training_rose = rising_streak(train) >= len(window) - 1
         below_training = val[-1] < train[-1]  # validation beating training never counts
         if falling_streak(val) >= len(window) - 1 and training_rose and below_training and dropped \
@@ -162,7 +165,10 @@ class Overfitting(Check):
         widening = rising_streak(gaps) >= len(gaps) - 1 and gaps[0] > 0 and falling_streak(train) >= len(train) - 1 \
             and gaps[-1] - gaps[0] >= noise
         large = gaps[-1] >= self.threshold("gap_ratio") * max(train[-1], 1e-12)
-        if widening and large and min(val[1:]) >= best_before:
+        # Training still falling widens the gap of a validation loss that merely levelled off:
+        # validation must itself stand above its best by more than its jitter.
+        risen = val[-1] - min(val_history) >= noise
+        if widening and large and risen and min(val[1:]) >= best_before:
             return (f"the gap between validation loss ({val[-1]:.3g}) and training loss "
                     f"({train[-1]:.3g}) widened for {len(gaps) - 1} epochs in a row")
         return None
