@@ -301,3 +301,18 @@ def test_a_batch_on_an_accelerator_is_copied_only_when_read_and_its_nan_named_th
     tap.request(True)
     see(clean)
     assert len(copies) == 4 and tap.read()[0].nonfinite == 0
+
+
+def test_a_probe_that_fails_mid_fit_is_still_unwrapped_when_the_fit_ends(tmp_path, monkeypatch):
+    def broken(self, batch=0):
+        raise ValueError("unreadable batch")
+
+    monkeypatch.setattr(BatchProbe, "read", broken)
+    x, y = S.digits()
+    dataset = tf.data.Dataset.from_tensor_slices((x[:320], y[:320])).batch(32)
+    model = S.mlp(64, (16,), 10)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.warns(RuntimeWarning, match="unreadable batch"):
+        model.fit(dataset, epochs=2, verbose=0, callbacks=[ScramCallback(str(tmp_path), verbose=0)])
+    assert "train_step" not in vars(model), "the probe's wrapper outlived the fit"
+    model.fit(dataset, epochs=1, verbose=0)  # the model's own train step, rebuilt by Keras

@@ -172,6 +172,7 @@ class ScramCallback(keras.callbacks.Callback):
         self._reads_model = False
         self._writer: ScramSummaryWriter | None = None
         self._probe: Any = None  # ArrayProbe, or the backend's step probe
+        self._installed: Any = None  # the probe last wrapped around the model, working or switched off
         self._internals: InternalsMonitor | None = None
         self._internals_probe: InternalsProbe | None = None
         self._warn_once = WarnOnce()
@@ -296,8 +297,11 @@ class ScramCallback(keras.callbacks.Callback):
         self._check_grouped()
         self._train_seconds += time.perf_counter() - self._train_started
         self._train_started = 0.0
-        if self._probe is not None:
-            probe, self._probe = self._probe, None
+        # A probe switched off mid-fit is unwrapped here too: the train function must stay
+        # whole while Keras steps through it.
+        self._probe = None
+        if self._installed is not None:
+            probe, self._installed = self._installed, None
             probe.uninstall()
         self._internals = None
         if self._writer is not None:
@@ -380,6 +384,7 @@ class ScramCallback(keras.callbacks.Callback):
                 if self._internals is not None and not in_step:  # measured on the batches the probe sees
                     self._internals.sample = probe.latest_sample
             probe.install()
+            self._installed = probe
             return probe
 
         self._probe = self._attempt(_INPUTS, install)

@@ -105,6 +105,8 @@ class StepTap:
         return rows[0], rows[1]
 
     def _see(self, data: Any) -> None:
+        if self._broken:  # switched off: no batch is held either
+            return
         self._latest, self._latest_read = data, False
         self._look_at(data, self._wanted)
 
@@ -124,7 +126,7 @@ class StepTap:
             if wanted or any(bad.values()):
                 self._pending = summarize_batch(named, self._totals, self._embedding_inputs)
         except Exception as error:  # a batch SCRAM cannot read must never stop the step
-            self._broken = True
+            self._broken, self._latest = True, None
             if self._on_error is not None:
                 self._on_error(error)
 
