@@ -366,6 +366,34 @@ def test_accuracy_at_chance_for_ten_classes():
     assert not any(epochs(AccuracyAtChance(), learning))
 
 
+def test_accuracy_at_chance_spares_a_slow_learner_whose_loss_falls_every_epoch():
+    """The PyTorch backend's healthy sweep: a small CNN on 4 classes, 26 steps an epoch.
+
+    Its accuracy fell back near chance in the 4th epoch while its loss kept creeping down
+    (1.3% in the last epoch, 4.3% over 4), its validation loss too: it was learning,
+    slowly. A loss that barely moves is still reported, and so is a training loss creeping
+    down alone, as random labels being memorised give.
+    """
+    from tensorboard_plugin_scram.engine import Engine
+    from tensorboard_plugin_scram.observations import EpochObservation, LossInfo, OutputInfo, RunInfo
+
+    def run(losses: list[float], val_losses: list[float]) -> list:
+        engine = Engine([AccuracyAtChance()])
+        engine.begin(RunInfo(losses=(LossInfo("sparse_categorical_crossentropy"),),
+                             outputs=(OutputInfo("out", 4, "softmax"),)), 0)
+        found = []
+        accuracies = [0.3101, 0.3602, 0.3858, 0.3175]
+        for epoch, row in enumerate(zip(losses, val_losses, accuracies, strict=True)):
+            logs = dict(zip(("loss", "val_loss", "accuracy"), row, strict=True))
+            found += engine.epoch(EpochObservation(epoch * 26 + 25, epoch, logs))
+        return [d for d in found if d.check == "accuracy_at_chance"]
+
+    slow = [1.3767, 1.3598, 1.3354, 1.3178]
+    assert run(slow, [1.366, 1.3482, 1.3243, 1.2884]) == []
+    assert len(run([1.3863, 1.3850, 1.3840, 1.3832], [1.3862, 1.3860, 1.3859, 1.3858])) == 1
+    assert len(run(slow, [1.3866, 1.3871, 1.3880, 1.3902])) == 1  # memorising
+
+
 def test_accuracy_at_chance_uses_the_majority_share_for_binary_labels():
     run = run_info(1, "sigmoid", LossInfo("binary_crossentropy"))
     history = History(run)

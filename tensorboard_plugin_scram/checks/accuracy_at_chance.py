@@ -7,13 +7,16 @@ import math
 from tensorboard_plugin_scram.checks import _losses
 from tensorboard_plugin_scram.checks._advice import PYTORCH, idiom, shuffled_loader
 from tensorboard_plugin_scram.checks._batch import scored_counts
-from tensorboard_plugin_scram.checks._metrics import accuracy_key, all_finite
+from tensorboard_plugin_scram.checks._metrics import accuracy_key, all_finite, falling_streak
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
 from tensorboard_plugin_scram.observations import EpochObservation, RunInfo
 
 _OTHER_ENCODING = "The labels are likely not what the loss expects (their encoding, range or shape)."
+# Losses whose value for a model that guesses the label shares is those shares' entropy.
+_PLAIN_CROSS_ENTROPY = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
+                        _losses.NEGATIVE_LOG_LIKELIHOOD)
 
 
 class AccuracyAtChance(Check):
@@ -40,7 +43,12 @@ class AccuracyAtChance(Check):
     set or a full batch is one step), fires while training accuracy is at most chance
     plus `margin` x (1 - chance) and the run is not still climbing: over the last epochs
     spanning at least `window_steps` steps, accuracy rose by less than `min_gain` and the
-    loss fell by less than `min_loss_drop` (relative). Chance is 1/k for k classes, or
+    loss fell by less than `min_loss_drop` (relative), and the training and validation
+    losses did not both fall at each of the last `steady_epochs` epochs by `min_loss_drop`
+    in all (a slow learner: a small CNN on a few batches per epoch crept from 1.377 to
+    1.318 over 4 epochs, its validation loss from 1.366 to 1.288, at accuracy 0.32 against
+    a chance of 0.28; random labels are memorised, and only the training loss creeps).
+    Chance is 1/k for k classes, or
     the share of the most common class when SCRAM counted the labels (binary or
     imbalanced data; sequence labels at every time step, without the class a sparse
     loss's `ignore_class` skips). When a mask reaches the output (padded sequences
@@ -59,7 +67,7 @@ class AccuracyAtChance(Check):
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
     thresholds = {"min_epochs": 3, "margin": 0.1, "min_steps": 100, "window_steps": 50, "min_gain": 0.02,
-                  "min_loss_drop": 0.02, "tiny_loss": 0.05}
+                  "min_loss_drop": 0.02, "tiny_loss": 0.05, "steady_epochs": 3}
 
     def on_epoch(self, obs: EpochObservation, history: History) -> Findings:
         key = accuracy_key(obs.logs)
@@ -115,7 +123,27 @@ class AccuracyAtChance(Check):
             return None
         gained = accuracies[-1] - min(accuracies[:-1]) >= self.threshold("min_gain")
         dropped = losses[-1] <= max(losses[:-1]) * (1 - self.threshold("min_loss_drop"))
-        return gained or dropped
+        return gained or dropped or self._creeping(history)
+
+    def _creeping(self, history: History) -> bool:
+        """Whether the model learns, slowly: its validation loss beats guessing the label
+        shares by `min_loss_drop`, and the training and validation losses both fell at
+        each of the last `steady_epochs` epochs, by `min_loss_drop` in all.
+
+        Random labels give losses that creep down too, from a poor start towards the
+        guessing loss, but never below it on validation data.
+        """
+        guessing = _guessing_loss(history)
+        recent = history.epochs[-int(self.threshold("steady_epochs")) - 1:]
+        if guessing is None or len(recent) <= self.threshold("steady_epochs"):
+            return False
+        drop = self.threshold("min_loss_drop")
+        for key in ("loss", "val_loss"):
+            losses = [e.logs.get(key) for e in recent]
+            steady = falling_streak(losses) >= len(losses) - 1 if all_finite(*losses) else False
+            if not steady or losses[-1] > losses[0] * (1 - drop):
+                return False
+        return recent[-1].logs["val_loss"] <= guessing * (1 - drop)
 
     def _mismatch_finding(self, accuracy: float, chance: float, loss: float, history: History) -> Finding:
         run = history.run
@@ -162,16 +190,27 @@ def _torch_label_advice() -> tuple[str, str, str]:
 def _chance(history: History) -> float | None:
     """What always answering the most common class scores: 1/k, or more on imbalanced labels."""
     classes = _losses.class_count(history.run)
-    if classes is None:
+    return None if classes is None else max(1 / classes, max(_label_shares(history, classes)))
+
+
+def _guessing_loss(history: History) -> float | None:
+    """The cross-entropy of predicting the label shares for every sample, or None for other losses."""
+    classes = _losses.class_count(history.run)
+    if classes is None or history.run.losses[0].name not in _PLAIN_CROSS_ENTROPY:
         return None
-    if history.run.masked_output:
-        # The labels SCRAM sees include the masked positions (padding) the accuracy skips: no chance level there.
-        return 1 / classes
-    labels = next((t for t in history.last_tensors if t.role == "target"), None)
+    return -sum(p * math.log(p) for p in _label_shares(history, classes) if p > 0)
+
+
+def _label_shares(history: History, classes: int) -> list[float]:
+    """The classes' shares among the labels SCRAM counted; equal shares where it counted none."""
+    # Under a mask the counted labels include the padding the accuracy skips: no shares there.
+    labels = None if history.run.masked_output else next(
+        (t for t in history.last_tensors if t.role == "target"), None)
     counts = scored_counts(history.label_counts(labels.name), history.run) if labels is not None else ()
     if counts and sum(counts):
-        return max(1 / classes, max(counts) / sum(counts))
+        return [c / sum(counts) for c in counts]
     if classes == 2 and labels is not None and labels.max <= 1:
         share = history.target_mean(labels.name)
-        return max(share, 1 - share) if share is not None else 0.5
-    return 1 / classes
+        if share is not None:
+            return [1 - share, share]
+    return [1 / classes] * classes
