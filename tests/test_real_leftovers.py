@@ -82,6 +82,10 @@ def test_a_spread_growing_step_after_step_is_a_model_leaving_its_plateau():
     growing = [value_batch(s, 7.6e-7 * 1.055 ** (s - 20)) for s in steps]
     assert growing[20].model.predictions.std < 0.01 * 0.25, "constant by the spread rule alone"
     assert not any(batches(ConstantPredictions(), growing, BOUNDED))
+    # The same seed on Keras' PyTorch backend: 2.7e-3 of the targets' spread at step 120,
+    # grown only 3.3 times since step 20, and it learnt as well.
+    slower = [value_batch(s, 7e-4 * 3.3 ** ((s - 20) / 100)) for s in steps]
+    assert not any(batches(ConstantPredictions(), slower, BOUNDED))
 
     flat = [value_batch(s, 0.0) for s in steps]
     results = batches(ConstantPredictions(), flat, BOUNDED)
@@ -365,4 +369,4 @@ def test_every_threshold_named_in_the_rules_exists():
     for check in (ConstantPredictions(), DataNotShuffled(), UpdateRatioUnusual(), VanishingGradients()):
         for name in check.configured_thresholds():
             assert f"`{name}`" in check.doc(), (check.id, name)
-    assert math.isclose(ConstantPredictions().threshold("rise"), 4.0)
+    assert math.isclose(ConstantPredictions().threshold("rise"), 2.0)
