@@ -43,13 +43,15 @@ class AccuracyAtChance(Check):
     set or a full batch is one step), fires while training accuracy is at most chance
     plus `margin` x (1 - chance) and the run is not still climbing: over the last epochs
     spanning at least `window_steps` steps, accuracy rose by less than `min_gain` and the
-    loss fell by less than `min_loss_drop` (relative), and the training and validation
-    losses did not both fall at each of the last `steady_epochs` epochs by `min_loss_drop`
-    in all (a slow learner: a small CNN on a few batches per epoch crept from 1.377 to
-    1.318 over 4 epochs, its validation loss from 1.366 to 1.288, at accuracy 0.32 against
-    a chance of 0.28; random labels are memorised, and only the training loss creeps).
-    Chance is 1/k for k classes, or
-    the share of the most common class when SCRAM counted the labels (binary or
+    loss fell by less than `min_loss_drop` (relative), and it is not a slow learner: one
+    whose training and validation losses both fell at each of the last `steady_epochs`
+    epochs, by `min_loss_drop` in all, with the validation loss below the cross-entropy of
+    guessing the label shares by `min_loss_drop` (a small CNN on a few batches per epoch
+    crept from 1.377 to 1.318 over 4 epochs, its validation loss from 1.366 to 1.288,
+    under the 1.38 of guessing, at accuracy 0.32 against a chance of 0.28; random labels
+    give losses that creep down too, from a poor start towards the guessing loss, but
+    never below it on validation data). Chance is 1/k for k classes, or the share of the
+    most common class when SCRAM counted the labels (binary or
     imbalanced data; sequence labels at every time step, without the class a sparse
     loss's `ignore_class` skips). When a mask reaches the output (padded sequences
     under `Embedding(mask_zero=True)`) the accuracy skips the masked positions that the
@@ -140,7 +142,7 @@ class AccuracyAtChance(Check):
         drop = self.threshold("min_loss_drop")
         for key in ("loss", "val_loss"):
             losses = [e.logs.get(key) for e in recent]
-            steady = falling_streak(losses) >= len(losses) - 1 if all_finite(*losses) else False
+            steady = all_finite(*losses) and falling_streak(losses) >= len(losses) - 1
             if not steady or losses[-1] > losses[0] * (1 - drop):
                 return False
         return recent[-1].logs["val_loss"] <= guessing * (1 - drop)
