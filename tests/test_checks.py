@@ -14,7 +14,7 @@ from tensorboard_plugin_scram.checks import (
 )
 from tensorboard_plugin_scram.checks.input_not_normalized import InputNotNormalized
 from tensorboard_plugin_scram.checks.nan_loss import NanLoss
-from tensorboard_plugin_scram.checks.overfitting import Overfitting
+from tensorboard_plugin_scram.checks.overfitting import Overfitting, jitter
 from tests.builders import epochs as epoch_results
 from tests.builders import stats
 
@@ -197,6 +197,14 @@ def test_overfitting_gap_rule_fires_once_validation_rises_beyond_its_jitter():
     val = _LEVELLING_VAL[:16] + [0.068, 0.080, 0.095]  # validation climbs, well out of its zigzag
     fired = [i for i, r in enumerate(run_epochs(Overfitting(), epochs(train, val))) if r]
     assert fired and fired[0] <= 18
+
+
+def test_overfitting_jitter_is_not_fooled_by_a_short_runs_slowing_fall():
+    # A fall that slows steadily bends the curve without any noise; read as noise, it hid
+    # this rise (0.50 -> 0.52 -> 0.56 while training kept falling) for another epoch.
+    rows = epochs([0.9, 0.6, 0.4, 0.3, 0.2, 0.12], [1.0, 0.7, 0.55, 0.50, 0.52, 0.56])
+    assert [bool(r) for r in run_epochs(Overfitting(), rows)] == [False] * 5 + [True]
+    assert jitter([1.0, 0.7, 0.55, 0.45, 0.4]) == pytest.approx(0.0, abs=0.02)
 
 
 def test_overfitting_quiet_on_tiny_rise_below_min_rise():

@@ -71,8 +71,9 @@ class Overfitting(Check):
     Needs validation data and stays quiet without it. Fires when any of these holds:
     - the paper's rule: validation accuracy fell `patience` epochs in a row, by at least
       `min_acc_drop` in all, while training accuracy rose at each of those epochs,
-      validation accuracy ended below training accuracy, and validation loss ended no
-      lower than where it stood when the fall began;
+      validation accuracy ended below training accuracy, and validation loss neither
+      reached a new best nor ended below where it stood when the fall began by more than
+      its jitter (below);
     - validation loss rose `patience` epochs in a row, to at least `min_rise` (relative)
       above its best value, while training loss fell at each of those epochs and ended
       below validation loss;
@@ -82,10 +83,11 @@ class Overfitting(Check):
     Both loss rules also want the rise (and the widening, and validation's distance above
     its best) to stand out of the validation loss's own jitter: `noise_multiple` times its
     epoch-to-epoch noise, estimated from its last `noise_epochs` values as the spread of
-    each value around the straight line through its neighbours (a steady trend adds
-    nothing to it). A small validation set's loss zigzags while it keeps improving; two
-    rises in a row within that zigzag are not a sign, nor a gap widened by the training
-    loss alone while validation levels off.
+    their second differences around the median one (a steady trend adds nothing to it,
+    nor does a fall that slows steadily, as a short run's early epochs do). A small
+    validation set's loss zigzags while it keeps improving; two rises in a row within
+    that zigzag are not a sign, nor a gap widened by the training loss alone while
+    validation levels off.
     Requiring a streak and a margin keeps epoch-to-epoch noise quiet; validation *better*
     than training (normal with dropout) never counts; a spike where training loss rose
     in the same epoch is instability, not memorising; and validation must have improved
@@ -110,13 +112,13 @@ class Overfitting(Check):
         window = [e.logs for e in history.epochs[-(patience + 1):]]
         if len(window) <= patience or not _improved_first(history):
             return []
-        reasons = [self._accuracy_rule(window)]
+        val_history = _finite(history.epoch_series("val_loss"))
+        noise = self.threshold("noise_multiple") * jitter(val_history[-int(self.threshold("noise_epochs")):])
+        reasons = [self._accuracy_rule(window, val_history, noise)]
         val, train = _series(window, "val_loss"), _series(window, "loss")
         if val is not None and train is not None:
-            val_history = _finite(history.epoch_series("val_loss"))
             # A weighted training loss and an unweighted validation loss are not alike.
             comparable = not (history.run.class_weighted or history.run.sample_weighted)
-            noise = self.threshold("noise_multiple") * jitter(val_history[-int(self.threshold("noise_epochs")):])
             reasons.append(self._loss_rule(val_history, val, train, comparable, noise))
             if comparable:
                 reasons.append(self._gap_rule(val_history, val, train, noise))
@@ -125,7 +127,7 @@ class Overfitting(Check):
             return []
         return [self._finding(obs, window, reasons, history.run.framework)]
 
-    def _accuracy_rule(self, window: list[dict]) -> str | None:
+    def _accuracy_rule(self, window: list[dict], val_history: list[float], noise: float) -> str | None:
         key = accuracy_key(window[-1])
         if key is None or "val_" + key not in window[-1]:
             return None
@@ -135,10 +137,11 @@ class Overfitting(Check):
             return None
         val_loss = _series(window, "val_loss")
         # A drop within noise is not a sign, nor one while the validation loss, the finer
-        # measure, stands below where it was when the drop began: a few borderline samples
-        # flipped while the model as a whole still generalises better.
+        # measure, is at its best or clearly below where it was when the drop began: a few
+        # borderline samples flipped while the model as a whole still generalises better.
         dropped = val[0] - val[-1] >= self.threshold("min_acc_drop")
-        loss_improving = val_loss is not None and val_loss[-1] < val_loss[0]
+        loss_improving = val_loss is not None and (
+            val_loss[-1] <= min(val_history, default=val_loss[-1]) or val_loss[0] - val_loss[-1] > noise)
         training_rose = rising_streak(train) >= len(window) - 1
         below_training = val[-1] < train[-1]  # validation beating training never counts
         if falling_streak(val) >= len(window) - 1 and training_rose and below_training and dropped \
@@ -212,16 +215,18 @@ def _improved_first(history: History) -> bool:
 
 
 def jitter(values: list[float]) -> float:
-    """The epoch-to-epoch noise of a series, robust to its trend; 0 from fewer than 5 values.
+    """The epoch-to-epoch noise of a series, robust to its trend and its bend; 0 from fewer than 5 values.
 
-    Each inner value's distance from the midpoint of its neighbours (half a second
-    difference) is 0 on any straight stretch; for independent noise of standard deviation
-    s its median is about 0.82 s, so the median over the series, divided by 0.82, estimates s.
+    Each second difference (a - 2b + c) is 0 on a straight stretch and a steady bend (a
+    loss falling fast, then slower) shifts them all alike, so their spread around their
+    own median is what noise remains. For independent noise of standard deviation s, half
+    a second difference has a median distance from its centre of about 0.82 s.
     """
     if len(values) < 5:
         return 0.0
-    deviations = [abs(b - (a + c) / 2) for a, b, c in zip(values, values[1:], values[2:], strict=False)]
-    return statistics.median(deviations) / 0.82
+    bends = [a - 2 * b + c for a, b, c in zip(values, values[1:], values[2:], strict=False)]
+    centre = statistics.median(bends)
+    return statistics.median(abs(d - centre) for d in bends) / 2 / 0.82
 
 
 def _series(window: list[dict], key: str) -> list[float] | None:
