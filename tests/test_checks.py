@@ -155,6 +155,17 @@ def test_overfitting_accuracy_rule_quiet_while_validation_loss_stays_below_where
     assert run_epochs(Overfitting(), rows)[-1]
 
 
+def test_overfitting_accuracy_rule_quiet_on_a_swinging_run():
+    # The zoo's momentum_too_high (SGD 0.1, momentum 0.99) on Keras' JAX backend, epochs 2-4:
+    # training accuracy rose and validation accuracy fell, but the training loss swung up
+    # by 15% meanwhile: an unstable run, not a memorising one.
+    rows = epochs([1.1464, 0.9413, 0.9087, 1.049, 0.7823], [0.9337, 0.7465, 0.8611, 0.9475, 1.6395],
+                  [0.6347, 0.7801, 0.8316, 0.8566, 0.8768], [0.7861, 0.8028, 0.8639, 0.8167, 0.7917])
+    assert not any(run_epochs(Overfitting(), rows))
+    rows[3]["loss"] = 0.85  # the same accuracies with the training loss falling throughout
+    assert "validation accuracy fell" in run_epochs(Overfitting(), rows)[-1][0].explanation
+
+
 def test_overfitting_quiet_on_noisy_but_improving_validation():
     rows = epochs([1.0, 0.8, 0.7, 0.6, 0.5, 0.45], [1.0, 0.85, 0.87, 0.8, 0.82, 0.78])
     assert not any(run_epochs(Overfitting(), rows)[2:])

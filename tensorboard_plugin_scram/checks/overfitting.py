@@ -70,10 +70,10 @@ class Overfitting(Check):
     ## Rule
     Needs validation data and stays quiet without it. Fires when any of these holds:
     - the paper's rule: validation accuracy fell `patience` epochs in a row, by at least
-      `min_acc_drop` in all, while training accuracy rose at each of those epochs,
-      validation accuracy ended below training accuracy, and validation loss neither
-      reached a new best nor ended below where it stood when the fall began by more than
-      its jitter (below);
+      `min_acc_drop` in all, while training accuracy rose (and training loss, where
+      logged, fell) at each of those epochs, validation accuracy ended below training
+      accuracy, and validation loss neither reached a new best nor ended below where it
+      stood when the fall began by more than its jitter (below);
     - validation loss rose `patience` epochs in a row, to at least `min_rise` (relative)
       above its best value, while training loss fell at each of those epochs and ended
       below validation loss;
@@ -143,9 +143,13 @@ class Overfitting(Check):
         loss_improving = val_loss is not None and (
             val_loss[-1] <= min(val_history, default=val_loss[-1]) or val_loss[0] - val_loss[-1] > noise)
         training_rose = rising_streak(train) >= len(window) - 1
+        # Memorising drives the training loss down; one that rose meanwhile is a swinging
+        # run whose accuracies wobble (the loss rules say the same of a spike).
+        train_loss = _series(window, "loss")
+        training_swung = train_loss is not None and falling_streak(train_loss) < len(window) - 1
         below_training = val[-1] < train[-1]  # validation beating training never counts
         if falling_streak(val) >= len(window) - 1 and training_rose and below_training and dropped \
-                and not loss_improving:
+                and not loss_improving and not training_swung:
             return (f"validation accuracy fell from {val[0]:.3g} to {val[-1]:.3g} while training "
                     f"accuracy rose from {train[0]:.3g} to {train[-1]:.3g}")
         return None
