@@ -109,6 +109,16 @@ def test_no_check_fails_on_odd_numbers(run, events):
     assert [d.check for d in decoded] == [d.check for d in found]
 
 
+def test_an_absurd_output_width_costs_no_memory():
+    # Found by the test above: a width of 3e9 units once made `accuracy_at_chance` build a
+    # list of that many equal label shares (a MemoryError, or the process killed).
+    run = RunInfo(losses=(LossInfo("sparse_categorical_crossentropy"),),
+                  outputs=(OutputInfo("out", 3_181_151_616, None),))
+    logs = {"loss": 21.8, "accuracy": 0.0, "val_loss": 21.8, "val_accuracy": 0.0}
+    found = _replay(run, [("epoch", dict(logs, loss=22.0 - 0.1 * e)) for e in range(6)])
+    assert [d for d in found if d.check == "scram_internal_error"] == []
+
+
 # -- corrupt event files into the CLI and the plugin --------------------------------------------
 
 HOSTILE = "<script>alert(1)</script>"

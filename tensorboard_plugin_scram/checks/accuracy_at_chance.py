@@ -192,7 +192,9 @@ def _torch_label_advice() -> tuple[str, str, str]:
 def _chance(history: History) -> float | None:
     """What always answering the most common class scores: 1/k, or more on imbalanced labels."""
     classes = _losses.class_count(history.run)
-    return None if classes is None else max(1 / classes, max(_label_shares(history, classes)))
+    if classes is None:
+        return None
+    return max(1 / classes, max(_label_shares(history, classes) or [0.0]))
 
 
 def _guessing_loss(history: History) -> float | None:
@@ -200,11 +202,18 @@ def _guessing_loss(history: History) -> float | None:
     classes = _losses.class_count(history.run)
     if classes is None or history.run.losses[0].name not in _PLAIN_CROSS_ENTROPY:
         return None
-    return -sum(p * math.log(p) for p in _label_shares(history, classes) if p > 0)
+    shares = _label_shares(history, classes)
+    if shares is None:  # equal shares
+        return math.log(classes)
+    return -sum(p * math.log(p) for p in shares if p > 0)
 
 
-def _label_shares(history: History, classes: int) -> list[float]:
-    """The classes' shares among the labels SCRAM counted; equal shares where it counted none."""
+def _label_shares(history: History, classes: int) -> list[float] | None:
+    """The classes' shares among the labels SCRAM counted; None (equal shares) where it counted none.
+
+    Equal shares are not spelled out: the output's width is the model's word, and a wrong
+    or huge one must not cost a list that long.
+    """
     # Under a mask the counted labels include the padding the accuracy skips: no shares there.
     labels = None if history.run.masked_output else next(
         (t for t in history.last_tensors if t.role == "target"), None)
@@ -215,4 +224,4 @@ def _label_shares(history: History, classes: int) -> list[float]:
         share = history.target_mean(labels.name)
         if share is not None:
             return [1 - share, share]
-    return [1 / classes] * classes
+    return None
