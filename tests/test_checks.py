@@ -215,7 +215,13 @@ def test_overfitting_jitter_is_not_fooled_by_a_short_runs_slowing_fall():
     # this rise (0.50 -> 0.52 -> 0.56 while training kept falling) for another epoch.
     rows = epochs([0.9, 0.6, 0.4, 0.3, 0.2, 0.12], [1.0, 0.7, 0.55, 0.50, 0.52, 0.56])
     assert [bool(r) for r in run_epochs(Overfitting(), rows)] == [False] * 5 + [True]
-    assert jitter([1.0, 0.7, 0.55, 0.45, 0.4]) == pytest.approx(0.0, abs=0.02)
+    assert jitter([1.0, 0.725, 0.5, 0.325, 0.2, 0.125]) == pytest.approx(0.0, abs=1e-9)  # a parabola: no noise
+
+
+def test_overfitting_jitter_of_a_zigzag_does_not_collapse():
+    # Noise makes second differences alternate in sign (0.3, -0.3, 0.3 here): their median
+    # distance from the median one is 0, their mean distance is not.
+    assert jitter([1.0, 0.8, 0.9, 0.7, 0.8]) > 0.1
 
 
 def test_overfitting_quiet_on_tiny_rise_below_min_rise():
