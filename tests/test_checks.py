@@ -220,8 +220,26 @@ def test_overfitting_jitter_is_not_fooled_by_a_short_runs_slowing_fall():
 
 def test_overfitting_jitter_of_a_zigzag_does_not_collapse():
     # Noise makes second differences alternate in sign (0.3, -0.3, 0.3 here): their median
-    # distance from the median one is 0, their mean distance is not.
+    # distance from the median one is 0; from 0 it is not.
     assert jitter([1.0, 0.8, 0.9, 0.7, 0.8]) > 0.1
+
+
+# Real runs: the integration test's overfitting MLP on TensorFlow (best validation loss at
+# epoch 2, then a steady climb) and the PyTorch demo's quick large MLP (best at epoch 5,
+# then a plateau about 0.03 above it with training loss near 0). A jitter that averaged the
+# second differences counted the turn at the best epoch, and the first epochs' plunge, as
+# noise: it reported the first two epochs late and the second not at all.
+_TURN_TRAIN = [2.0608, 1.4711, 1.2261, 1.1032, 1.0248, 0.9675, 0.9074, 0.8596, 0.815, 0.7699]
+_TURN_VAL = [1.7481, 1.3745, 1.2782, 1.292, 1.3086, 1.3144, 1.3348, 1.3513, 1.3694, 1.3875]
+_PLATEAU_TRAIN = [1.9969, 0.9411, 0.3874, 0.2016, 0.1272, 0.0684, 0.0656, 0.0405, 0.0306, 0.021, 0.0143]
+_PLATEAU_VAL = [1.5049, 0.7019, 0.475, 0.4074, 0.404, 0.3229, 0.3569, 0.3518, 0.3433, 0.3445, 0.3641]
+
+
+@pytest.mark.parametrize(("train", "val", "first"), [(_TURN_TRAIN, _TURN_VAL, 6), (_PLATEAU_TRAIN, _PLATEAU_VAL, 10)],
+                         ids=["turn", "plateau"])
+def test_overfitting_jitter_does_not_count_one_sharp_turn_as_noise(train, val, first):
+    fired = [i for i, r in enumerate(run_epochs(Overfitting(), epochs(train, val))) if r]
+    assert fired and fired[0] == first
 
 
 def test_overfitting_quiet_on_tiny_rise_below_min_rise():

@@ -82,9 +82,10 @@ class Overfitting(Check):
       each of those epochs and validation loss did not improve on its best.
     Both loss rules also want the rise (and the widening, and validation's distance above
     its best) to stand out of the validation loss's own jitter: `noise_multiple` times its
-    epoch-to-epoch noise, estimated from its last `noise_epochs` values as the mean distance
+    epoch-to-epoch noise, estimated from its last `noise_epochs` values as the median distance
     of their second differences from the median one (a steady trend adds nothing to it,
-    nor does a fall that slows steadily, as a short run's early epochs do). A small
+    nor does a fall that slows steadily, as a short run's early epochs do, nor one sharp
+    turn). A small
     validation set's loss zigzags while it keeps improving; two rises in a row within
     that zigzag are not a sign, nor a gap widened by the training loss alone while
     validation levels off.
@@ -222,17 +223,22 @@ def jitter(values: list[float]) -> float:
     """The epoch-to-epoch noise of a series, robust to its trend and its bend; 0 from fewer than 5 values.
 
     Each second difference (a - 2b + c) is 0 on a straight stretch, and a steady bend (a
-    loss falling fast, then slower) shifts them all alike, so their distance from the
-    median one is what noise remains. Its mean, not its median: noise makes the second
-    differences alternate in sign, and over a handful of them the median distance from
-    the median collapses towards 0. For independent noise of standard deviation s, half
-    that mean distance is about 0.82 s.
+    loss falling fast, then slower) shifts them all alike, so their median distance from
+    the median one is what noise remains; the medians keep one sharp turn (the very
+    turn into a rise the rules look for, or the first epochs' plunge) from passing for
+    noise. For independent noise of standard deviation s, half a second difference has
+    a median distance from its centre of about 0.82 s.
+
+    From only three second differences (five values), one always is the median, so its
+    distance of 0 would often be the median distance too (noise alternates in sign:
+    0.3, -0.3, 0.3 gives 0). There the second differences are measured from 0 instead:
+    too few of them to tell a bend from noise, they count a bend as noise.
     """
     if len(values) < 5:
         return 0.0
     bends = [a - 2 * b + c for a, b, c in zip(values, values[1:], values[2:], strict=False)]
-    centre = statistics.median(bends)
-    return statistics.fmean(abs(d - centre) for d in bends) / 2 / 0.82
+    centre = statistics.median(bends) if len(bends) > 3 else 0.0
+    return statistics.median(abs(d - centre) for d in bends) / 2 / 0.82
 
 
 def _series(window: list[dict], key: str) -> list[float] | None:
