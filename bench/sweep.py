@@ -216,9 +216,10 @@ SETUPS: tuple[Setup, ...] = (
     Setup("reduce_lr_on_plateau", f"digits, ReduceLROnPlateau lowers the rate; {OVERFITS}", lambda: _digits_job(
         models.compiled(models.mlp(64, (64,), 10)), 25,
         callbacks=[keras.callbacks.ReduceLROnPlateau(patience=2, factor=0.2)]), ("overfitting",)),
-    Setup("early_stopping", f"digits, EarlyStopping with the best weights restored; {OVERFITS}", lambda: _digits_job(
+    # The rise that stops it is real, but the run ends with its best weights: overfitting is only info.
+    Setup("early_stopping", "digits, EarlyStopping with the best weights restored", lambda: _digits_job(
         models.compiled(models.mlp(64, (128,), 10)), 40,
-        callbacks=[keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)]), ("overfitting",)),
+        callbacks=[keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)])),
     # The shapes of real users' fixed programs, and experts' example programs (issue 17).
     *sweep_shapes.SETUPS,
     *sweep_experts.SETUPS,

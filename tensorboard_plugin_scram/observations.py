@@ -125,6 +125,27 @@ class PreflightResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class EarlyStoppingInfo:
+    """The user's own early stopping (Keras' `EarlyStopping` callback).
+
+    Attributes:
+        monitor: The quantity it watches (`"val_loss"`).
+        restores_best: Whether the run ends with the weights of its best epoch
+            (`restore_best_weights=True`), not those of its last.
+        patience: Epochs without improvement it waits before stopping.
+    """
+
+    monitor: str
+    restores_best: bool
+    patience: int
+
+    @property
+    def watches_validation(self) -> bool:
+        """Whether it watches a validation quantity, the one memorising makes worse."""
+        return self.monitor.startswith("val_")
+
+
+@dataclasses.dataclass(frozen=True)
 class RunInfo:
     """What is known before the first batch: the model, loss and optimizer.
 
@@ -173,6 +194,7 @@ class RunInfo:
             the masked positions (padding), which the label counts still include.
         framework: The framework the run trains with: `"keras"`, or `"pytorch"` for a plain
             PyTorch loop or Lightning (messages and snippets are then written in its idiom).
+        early_stopping: The early stopping `fit()` runs with, or None.
     """
 
     optimizer: str | None = None
@@ -203,6 +225,7 @@ class RunInfo:
     metrics: tuple[str, ...] = ()
     masked_output: bool = False
     framework: str = "keras"
+    early_stopping: EarlyStoppingInfo | None = None
 
 
 @dataclasses.dataclass(frozen=True)

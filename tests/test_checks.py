@@ -15,6 +15,8 @@ from tensorboard_plugin_scram.checks import (
 from tensorboard_plugin_scram.checks.input_not_normalized import InputNotNormalized
 from tensorboard_plugin_scram.checks.nan_loss import NanLoss
 from tensorboard_plugin_scram.checks.overfitting import Overfitting, jitter
+from tensorboard_plugin_scram.diagnostic import Severity
+from tensorboard_plugin_scram.observations import EarlyStoppingInfo
 from tests.builders import epochs as epoch_results
 from tests.builders import stats
 
@@ -240,6 +242,26 @@ _PLATEAU_VAL = [1.5049, 0.7019, 0.475, 0.4074, 0.404, 0.3229, 0.3569, 0.3518, 0.
 def test_overfitting_jitter_does_not_count_one_sharp_turn_as_noise(train, val, first):
     fired = [i for i, r in enumerate(run_epochs(Overfitting(), epochs(train, val))) if r]
     assert fired and fired[0] == first
+
+
+_RISING = ([1.0, 0.8, 0.6, 0.4, 0.3], [1.0, 0.9, 0.95, 1.0, 1.1])  # fires at epochs 3 and 4
+
+
+@pytest.mark.parametrize(("stopper", "severity", "advice", "snippet"), [
+    (None, Severity.WARNING, "stop at the best epoch with EarlyStopping", "keras.layers.Dropout(0.3)"),
+    (EarlyStoppingInfo("val_loss", restores_best=True, patience=3), Severity.INFO, "Nothing to fix",
+     "keras.layers.Dropout(0.3)"),
+    (EarlyStoppingInfo("val_loss", restores_best=False, patience=5), Severity.WARNING, "restore_best_weights=True",
+     "EarlyStopping(monitor='val_loss', patience=5, restore_best_weights=True)"),
+    (EarlyStoppingInfo("loss", restores_best=True, patience=3), Severity.WARNING, "watch the validation loss",
+     'EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)'),
+], ids=["none", "restoring", "keeping_the_last", "watching_training"])
+def test_overfitting_told_in_the_light_of_the_users_early_stopping(stopper, severity, advice, snippet):
+    results = epoch_results(Overfitting(), epochs(*_RISING), run=RunInfo(early_stopping=stopper))
+    [finding] = results[3]
+    assert (finding.severity or Overfitting.severity) == severity
+    assert advice in finding.suggestion
+    assert snippet in finding.snippet
 
 
 def test_overfitting_quiet_on_tiny_rise_below_min_rise():

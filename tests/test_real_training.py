@@ -24,7 +24,14 @@ from tensorboard_plugin_scram.checks.loss_not_decreasing import LossNotDecreasin
 from tensorboard_plugin_scram.checks.overfitting import Overfitting
 from tensorboard_plugin_scram.events.file_reader import read_logdir
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.observations import BatchObservation, EpochObservation, LossInfo, OutputInfo, RunInfo
+from tensorboard_plugin_scram.observations import (
+    BatchObservation,
+    EarlyStoppingInfo,
+    EpochObservation,
+    LossInfo,
+    OutputInfo,
+    RunInfo,
+)
 from tests.builders import stats
 
 pytestmark = pytest.mark.training
@@ -286,6 +293,28 @@ def test_fit_arguments_reach_the_checks(tmp_path):
     [run] = seen
     assert run.sample_weighted and not run.class_weighted
     assert run.label_counts["y"] == tuple(np.bincount(y.astype(int)))
+
+
+@pytest.mark.parametrize("stopper, expected", [
+    (None, None),
+    (keras.callbacks.EarlyStopping(patience=4, restore_best_weights=True), EarlyStoppingInfo("val_loss", True, 4)),
+    (keras.callbacks.EarlyStopping(monitor="loss", patience=2), EarlyStoppingInfo("loss", False, 2)),
+], ids=["none", "restoring", "watching_training"])
+def test_the_users_early_stopping_reaches_the_checks(tmp_path, stopper, expected):
+    seen = []
+
+    class Spy(LossNotDecreasing):
+        id = "spy"
+
+        def on_train_begin(self, run):
+            seen.append(run.early_stopping)
+
+    x, y = imbalanced(320, 0.3)
+    model = mlp(10, 1, "sigmoid")
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    callbacks = [ScramCallback(str(tmp_path), extra_checks=[Spy()])] + ([stopper] if stopper else [])
+    model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, callbacks=callbacks)
+    assert seen == [expected]
 
 
 # -- weights_not_updating: a converged model is no fault, and reports come once ---------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 
@@ -10,7 +11,7 @@ from tensorboard_plugin_scram.checks._metrics import accuracy_key, falling_strea
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.observations import EpochObservation
+from tensorboard_plugin_scram.observations import EarlyStoppingInfo, EpochObservation, RunInfo
 
 _SNIPPET = """\
 # 1. regularise: add dropout between the large layers
@@ -97,6 +98,12 @@ class Overfitting(Check):
     are compared with each other only when they are alike: with `class_weight` or
     `sample_weight` the training loss is weighted and the validation loss is not, so
     then only each loss's own course counts.
+    The user's own `EarlyStopping` changes what is said: on a validation quantity with
+    `restore_best_weights=True` the run ends with its best epoch's weights, so the finding
+    is `info`; with `restore_best_weights` left False (the default: the run ends
+    `patience` epochs past its best), or a monitor on a training quantity (it keeps
+    improving while the model memorises), it stays a warning that names the argument
+    to change.
     """
 
     id = "overfitting"
@@ -126,7 +133,7 @@ class Overfitting(Check):
         reasons = [r for r in reasons if r]
         if not reasons:
             return []
-        return [self._finding(obs, window, reasons, history.run.framework)]
+        return [self._finding(obs, window, reasons, history.run)]
 
     def _accuracy_rule(self, window: list[dict], val_history: list[float], noise: float) -> str | None:
         key = accuracy_key(window[-1])
@@ -181,7 +188,7 @@ class Overfitting(Check):
                     f"({train[-1]:.3g}) widened for {len(gaps) - 1} epochs in a row")
         return None
 
-    def _finding(self, obs: EpochObservation, window: list[dict], reasons: list[str], framework: str) -> Finding:
+    def _finding(self, obs: EpochObservation, window: list[dict], reasons: list[str], run: RunInfo) -> Finding:
         first_epoch = obs.epoch - len(window) + 1
         evidence = {
             "epochs": [first_epoch, obs.epoch],
@@ -189,24 +196,63 @@ class Overfitting(Check):
             "val_loss": [w.get("val_loss") for w in window],
             "patience": self.threshold("patience"),
         }
-        return Finding(
+        explanation = (
+            f"Since epoch {first_epoch}, " + "; and ".join(reasons) + ". The model is likely "
+            "memorising the training data rather than learning patterns that carry over "
+            "to new data, so further epochs could make it worse on data it has not seen."
+        )
+        finding = Finding(
             title=self.title,
-            explanation=(
-                f"Since epoch {first_epoch}, " + "; and ".join(reasons) + ". The model is likely "
-                "memorising the training data rather than learning patterns that carry over "
-                "to new data, so further epochs could make it worse on data it has not seen."
-            ),
+            explanation=explanation,
             suggestion=idiom(
-                framework,
+                run.framework,
                 "Regularise the model (Dropout, L2 weight decay), make it smaller, or get more "
                 "(or augmented) training data; and stop at the best epoch with EarlyStopping.",
                 "Regularise the model (nn.Dropout, weight_decay= on the optimizer), make it smaller, or get more "
                 "(or augmented) training data; and stop at the best epoch (a few lines in the loop, or "
                 "Lightning's EarlyStopping callback)."),
-            snippet=idiom(framework, _SNIPPET, _TORCH_SNIPPET),
+            snippet=idiom(run.framework, _SNIPPET, _TORCH_SNIPPET),
             evidence=evidence,
             confidence=Confidence.HIGH if len(reasons) > 1 else Confidence.MEDIUM,
         )
+        if run.early_stopping is not None:
+            finding = _with_early_stopping(finding, run.early_stopping)
+        return finding
+
+
+def _with_early_stopping(finding: Finding, stopper: EarlyStoppingInfo) -> Finding:
+    """The finding told in the light of the user's own `EarlyStopping`.
+
+    Keeping the best epoch's weights is the fix for a run that ends overfit, so such a run
+    is reported for information only. Two common slips are not: `restore_best_weights`
+    is False by default (the run ends `patience` epochs past its best), and a monitor on a
+    training quantity keeps improving while the model memorises, so it never stops it.
+    """
+    call = f"EarlyStopping(monitor={stopper.monitor!r}, patience={stopper.patience}"
+    regularise = ("To make the best epoch itself better, regularise the model (Dropout, L2 weight "
+                  "decay), make it smaller, or get more (or augmented) training data.")
+    if not stopper.watches_validation:
+        return dataclasses.replace(
+            finding,
+            explanation=finding.explanation + f" Your {call}) watches a training quantity, which keeps "
+            "improving while the model memorises, so it will not stop this.",
+            suggestion="Make EarlyStopping watch the validation loss and keep the best epoch's weights. " + regularise,
+            snippet=f'keras.callbacks.EarlyStopping(monitor="val_loss", patience={stopper.patience}, '
+                    "restore_best_weights=True)")
+    if not stopper.restores_best:
+        return dataclasses.replace(
+            finding,
+            explanation=finding.explanation + f" Your {call}) will stop the run, but it keeps the weights "
+            f"of the last epoch, {stopper.patience} past the best (restore_best_weights is False by default).",
+            suggestion="Pass restore_best_weights=True to EarlyStopping to end with the best epoch's weights. "
+                       + regularise,
+            snippet=f"keras.callbacks.{call}, restore_best_weights=True)")
+    return dataclasses.replace(
+        finding,
+        explanation=finding.explanation + f" Your {call}, restore_best_weights=True) stops such a run "
+        "and keeps the weights of its best epoch, so the model you end with is not the memorising one.",
+        suggestion="Nothing to fix for this run: EarlyStopping keeps its best epoch. " + regularise,
+        severity=Severity.INFO)
 
 
 def _improved_first(history: History) -> bool:

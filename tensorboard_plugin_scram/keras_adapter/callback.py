@@ -28,7 +28,13 @@ from tensorboard_plugin_scram.keras_adapter.model_info import describe, nonfinit
 from tensorboard_plugin_scram.keras_adapter.monitor import InternalsMonitor
 from tensorboard_plugin_scram.keras_adapter.preflight import first_batch, overfit_one_batch
 from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, LossWatch, StatsSchedule, StepClock
-from tensorboard_plugin_scram.keras_adapter.source import fit_arguments, fit_batch_size, fit_weighting, locations
+from tensorboard_plugin_scram.keras_adapter.source import (
+    fit_arguments,
+    fit_batch_size,
+    fit_early_stopping,
+    fit_weighting,
+    locations,
+)
 from tensorboard_plugin_scram.keras_adapter.submodels import parts_monitor
 from tensorboard_plugin_scram.notebook import DiagnosticList
 from tensorboard_plugin_scram.observations import (
@@ -212,7 +218,7 @@ class ScramCallback(keras.callbacks.Callback):
         run = describe(self.model, compile_location=compile_at, fit_location=fit_at,
                        batch_size=fit_batch_size(arguments))
         run = dataclasses.replace(run, **model_facts(self.model))
-        run = dataclasses.replace(run, **fit_weighting(arguments))
+        run = dataclasses.replace(run, **fit_weighting(arguments), **fit_early_stopping(arguments))
         if self.preflight and self._next_step == 0:
             run = dataclasses.replace(run, preflight=self._run_preflight(arguments))
         self._install_probe(run, arguments, sample)

@@ -9,6 +9,8 @@ import sys
 from types import FrameType
 from typing import Any
 
+from tensorboard_plugin_scram.observations import EarlyStoppingInfo
+
 # Frames from these packages are never the user's code.
 _LIBRARY_MARKERS = tuple(
     os.sep + name + os.sep for name in ("keras", "tensorflow", "tensorboard_plugin_scram", "tf_keras", "absl")
@@ -77,6 +79,25 @@ def fit_weighting(arguments: dict) -> dict[str, bool]:
     in_data = isinstance(spec, tuple) and len(spec) == 3
     return {"class_weighted": bool(arguments.get("class_weight")),
             "sample_weighted": arguments.get("sample_weight") is not None or in_data}
+
+
+def fit_early_stopping(arguments: dict) -> dict[str, EarlyStoppingInfo]:
+    """`{"early_stopping": ...}` for the first `EarlyStopping` among `fit()`'s callbacks, or {}.
+
+    A run that overfits towards its end is what early stopping is for: whether it keeps
+    the best epoch's weights decides what is left to tell the user. Found by class name,
+    so that subclasses and `tf_keras`' own count too.
+    """
+    callbacks = arguments.get("callbacks") or ()
+    callbacks = getattr(callbacks, "callbacks", callbacks)  # Keras wraps the list in a CallbackList
+    for callback in callbacks if isinstance(callbacks, (list, tuple)) else ():
+        if any(cls.__name__ == "EarlyStopping" for cls in type(callback).__mro__):
+            monitor = getattr(callback, "monitor", None)
+            if isinstance(monitor, str):
+                return {"early_stopping": EarlyStoppingInfo(
+                    monitor=monitor, restores_best=bool(getattr(callback, "restore_best_weights", False)),
+                    patience=int(getattr(callback, "patience", 0) or 0))}
+    return {}
 
 
 def is_arrays(x: object) -> bool:
