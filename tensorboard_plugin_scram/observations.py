@@ -195,6 +195,8 @@ class RunInfo:
         framework: The framework the run trains with: `"keras"`, or `"pytorch"` for a plain
             PyTorch loop or Lightning (messages and snippets are then written in its idiom).
         early_stopping: The early stopping `fit()` runs with, or None.
+        best_checkpoint: Where a `ModelCheckpoint` saving only the best epoch (by a
+            validation quantity) writes it, or None.
     """
 
     optimizer: str | None = None
@@ -226,6 +228,7 @@ class RunInfo:
     masked_output: bool = False
     framework: str = "keras"
     early_stopping: EarlyStoppingInfo | None = None
+    best_checkpoint: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

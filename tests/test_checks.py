@@ -255,9 +255,14 @@ _RISING = ([1.0, 0.8, 0.6, 0.4, 0.3], [1.0, 0.9, 0.95, 1.0, 1.1])  # fires at ep
      "EarlyStopping(monitor='val_loss', patience=5, restore_best_weights=True)"),
     (EarlyStoppingInfo("loss", restores_best=True, patience=3), Severity.WARNING, "watch the validation loss",
      'EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)'),
-], ids=["none", "restoring", "keeping_the_last", "watching_training"])
-def test_overfitting_told_in_the_light_of_the_users_early_stopping(stopper, severity, advice, snippet):
-    results = epoch_results(Overfitting(), epochs(*_RISING), run=RunInfo(early_stopping=stopper))
+    (None, Severity.INFO, "Use the saved best epoch", "keras.models.load_model('best.keras')"),
+    (EarlyStoppingInfo("val_loss", restores_best=False, patience=5), Severity.INFO, "Use the saved best epoch",
+     "keras.models.load_model('best.keras')"),
+], ids=["none", "restoring", "keeping_the_last", "watching_training", "checkpoint", "checkpoint_and_last"])
+def test_overfitting_told_in_the_light_of_the_users_early_stopping(request, stopper, severity, advice, snippet):
+    checkpoint = "best.keras" if "checkpoint" in request.node.callspec.id else None
+    run = RunInfo(early_stopping=stopper, best_checkpoint=checkpoint)
+    results = epoch_results(Overfitting(), epochs(*_RISING), run=run)
     [finding] = results[3]
     assert (finding.severity or Overfitting.severity) == severity
     assert advice in finding.suggestion

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 
 import keras
 import numpy as np
@@ -295,24 +296,30 @@ def test_fit_arguments_reach_the_checks(tmp_path):
     assert run.label_counts["y"] == tuple(np.bincount(y.astype(int)))
 
 
-@pytest.mark.parametrize("stopper, expected", [
-    (None, None),
-    (keras.callbacks.EarlyStopping(patience=4, restore_best_weights=True), EarlyStoppingInfo("val_loss", True, 4)),
-    (keras.callbacks.EarlyStopping(monitor="loss", patience=2), EarlyStoppingInfo("loss", False, 2)),
-], ids=["none", "restoring", "watching_training"])
-def test_the_users_early_stopping_reaches_the_checks(tmp_path, stopper, expected):
+@pytest.mark.parametrize("callbacks, expected", [
+    ([], (None, None)),
+    ([keras.callbacks.EarlyStopping(patience=4, restore_best_weights=True)],
+     (EarlyStoppingInfo("val_loss", True, 4), None)),
+    ([keras.callbacks.EarlyStopping(monitor="loss", patience=2)], (EarlyStoppingInfo("loss", False, 2), None)),
+    (["best.keras"], (None, "best.keras")),
+    (["all.keras"], (None, None)),  # saving every epoch keeps no best one
+], ids=["none", "restoring", "watching_training", "best_checkpoint", "every_epoch_checkpoint"])
+def test_the_users_early_stopping_reaches_the_checks(tmp_path, callbacks, expected):
     seen = []
 
     class Spy(LossNotDecreasing):
         id = "spy"
 
         def on_train_begin(self, run):
-            seen.append(run.early_stopping)
+            seen.append((run.early_stopping, run.best_checkpoint and os.path.basename(run.best_checkpoint)))
+
+    callbacks = [keras.callbacks.ModelCheckpoint(str(tmp_path / c), save_best_only=c == "best.keras")
+                 if isinstance(c, str) else c for c in callbacks]
 
     x, y = imbalanced(320, 0.3)
     model = mlp(10, 1, "sigmoid")
     model.compile(optimizer="adam", loss="binary_crossentropy")
-    callbacks = [ScramCallback(str(tmp_path), extra_checks=[Spy()])] + ([stopper] if stopper else [])
+    callbacks = [ScramCallback(str(tmp_path), extra_checks=[Spy()]), *callbacks]
     model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, callbacks=callbacks)
     assert seen == [expected]
 

@@ -98,9 +98,10 @@ class Overfitting(Check):
     are compared with each other only when they are alike: with `class_weight` or
     `sample_weight` the training loss is weighted and the validation loss is not, so
     then only each loss's own course counts.
-    The user's own `EarlyStopping` changes what is said: on a validation quantity with
-    `restore_best_weights=True` the run ends with its best epoch's weights, so the finding
-    is `info`; with `restore_best_weights` left False (the default: the run ends
+    The user's own callbacks change what is said: an `EarlyStopping` on a validation
+    quantity with `restore_best_weights=True` ends the run with its best epoch's weights,
+    and a `ModelCheckpoint(save_best_only=True)` on one saves that epoch, so the finding
+    is `info`; otherwise, with `restore_best_weights` left False (the default: the run ends
     `patience` epochs past its best), or a monitor on a training quantity (it keeps
     improving while the model memorises), it stays a warning that names the argument
     to change.
@@ -215,44 +216,60 @@ class Overfitting(Check):
             evidence=evidence,
             confidence=Confidence.HIGH if len(reasons) > 1 else Confidence.MEDIUM,
         )
-        if run.early_stopping is not None:
-            finding = _with_early_stopping(finding, run.early_stopping)
-        return finding
+        return _with_the_users_callbacks(finding, run)
 
 
-def _with_early_stopping(finding: Finding, stopper: EarlyStoppingInfo) -> Finding:
-    """The finding told in the light of the user's own `EarlyStopping`.
+_REGULARISE = ("To make the best epoch itself better, regularise the model (Dropout, L2 weight decay), make it "
+               "smaller, or get more (or augmented) training data.")
 
-    Keeping the best epoch's weights is the fix for a run that ends overfit, so such a run
-    is reported for information only. Two common slips are not: `restore_best_weights`
-    is False by default (the run ends `patience` epochs past its best), and a monitor on a
-    training quantity keeps improving while the model memorises, so it never stops it.
+
+def _with_the_users_callbacks(finding: Finding, run: RunInfo) -> Finding:
+    """The finding told in the light of the user's own `EarlyStopping` and `ModelCheckpoint`.
+
+    Keeping the best epoch is the fix for a run that ends overfit, so a run that keeps it
+    (its weights restored, or its model saved) is reported for information only. Two
+    common slips of early stopping are not: `restore_best_weights` is False by default
+    (the run ends `patience` epochs past its best), and a monitor on a training quantity
+    keeps improving while the model memorises, so it never stops it.
     """
-    call = f"EarlyStopping(monitor={stopper.monitor!r}, patience={stopper.patience}"
-    regularise = ("To make the best epoch itself better, regularise the model (Dropout, L2 weight "
-                  "decay), make it smaller, or get more (or augmented) training data.")
+    stopper = run.early_stopping
+    if stopper is not None and stopper.watches_validation and stopper.restores_best:
+        return dataclasses.replace(
+            finding,
+            explanation=finding.explanation + f" Your {_call(stopper)}, restore_best_weights=True) stops such "
+            "a run and keeps the weights of its best epoch, so the model you end with is not the memorising one.",
+            suggestion="Nothing to fix for this run: EarlyStopping keeps its best epoch. " + _REGULARISE,
+            severity=Severity.INFO)
+    if run.best_checkpoint is not None:
+        return dataclasses.replace(
+            finding,
+            explanation=finding.explanation + f" Your ModelCheckpoint saves the best epoch to "
+            f"{run.best_checkpoint!r}, and the model you keep is not the memorising one as long as you use that "
+            "file rather than the model fit() leaves.",
+            suggestion="Use the saved best epoch, not the last one. " + _REGULARISE,
+            snippet=f"model = keras.models.load_model({run.best_checkpoint!r})  # or model.load_weights(...)",
+            severity=Severity.INFO)
+    if stopper is None:
+        return finding
     if not stopper.watches_validation:
         return dataclasses.replace(
             finding,
-            explanation=finding.explanation + f" Your {call}) watches a training quantity, which keeps "
+            explanation=finding.explanation + f" Your {_call(stopper)}) watches a training quantity, which keeps "
             "improving while the model memorises, so it will not stop this.",
-            suggestion="Make EarlyStopping watch the validation loss and keep the best epoch's weights. " + regularise,
+            suggestion="Make EarlyStopping watch the validation loss and keep the best epoch's weights. " + _REGULARISE,
             snippet=f'keras.callbacks.EarlyStopping(monitor="val_loss", patience={stopper.patience}, '
                     "restore_best_weights=True)")
-    if not stopper.restores_best:
-        return dataclasses.replace(
-            finding,
-            explanation=finding.explanation + f" Your {call}) will stop the run, but it keeps the weights "
-            f"of the last epoch, {stopper.patience} past the best (restore_best_weights is False by default).",
-            suggestion="Pass restore_best_weights=True to EarlyStopping to end with the best epoch's weights. "
-                       + regularise,
-            snippet=f"keras.callbacks.{call}, restore_best_weights=True)")
     return dataclasses.replace(
         finding,
-        explanation=finding.explanation + f" Your {call}, restore_best_weights=True) stops such a run "
-        "and keeps the weights of its best epoch, so the model you end with is not the memorising one.",
-        suggestion="Nothing to fix for this run: EarlyStopping keeps its best epoch. " + regularise,
-        severity=Severity.INFO)
+        explanation=finding.explanation + f" Your {_call(stopper)}) will stop the run, but it keeps the weights "
+        f"of the last epoch, {stopper.patience} past the best (restore_best_weights is False by default).",
+        suggestion="Pass restore_best_weights=True to EarlyStopping to end with the best epoch's weights. "
+                   + _REGULARISE,
+        snippet=f"keras.callbacks.{_call(stopper)}, restore_best_weights=True)")
+
+
+def _call(stopper: EarlyStoppingInfo) -> str:
+    return f"EarlyStopping(monitor={stopper.monitor!r}, patience={stopper.patience}"
 
 
 def _improved_first(history: History) -> bool:

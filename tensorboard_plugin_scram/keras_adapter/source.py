@@ -81,23 +81,38 @@ def fit_weighting(arguments: dict) -> dict[str, bool]:
             "sample_weighted": arguments.get("sample_weight") is not None or in_data}
 
 
-def fit_early_stopping(arguments: dict) -> dict[str, EarlyStoppingInfo]:
-    """`{"early_stopping": ...}` for the first `EarlyStopping` among `fit()`'s callbacks, or {}.
+def fit_early_stopping(arguments: dict) -> dict[str, Any]:
+    """`{"early_stopping": ..., "best_checkpoint": ...}` from `fit()`'s callbacks, each if present.
 
-    A run that overfits towards its end is what early stopping is for: whether it keeps
-    the best epoch's weights decides what is left to tell the user. Found by class name,
-    so that subclasses and `tf_keras`' own count too.
+    A run that overfits towards its end is what these are for: whether the user keeps the
+    best epoch (an `EarlyStopping` restoring its weights, a `ModelCheckpoint` saving only
+    the best) decides what is left to tell them. Found by class name, so that subclasses
+    and `tf_keras`' own count too.
     """
+    facts: dict[str, Any] = {}
+    for callback in _user_callbacks(arguments):
+        monitor = getattr(callback, "monitor", None)
+        if not isinstance(monitor, str):
+            continue
+        if _is_a(callback, "EarlyStopping") and "early_stopping" not in facts:
+            facts["early_stopping"] = EarlyStoppingInfo(
+                monitor=monitor, restores_best=bool(getattr(callback, "restore_best_weights", False)),
+                patience=int(getattr(callback, "patience", 0) or 0))
+        path = getattr(callback, "filepath", None)
+        if _is_a(callback, "ModelCheckpoint") and getattr(callback, "save_best_only", False) \
+                and monitor.startswith("val_") and path and "best_checkpoint" not in facts:
+            facts["best_checkpoint"] = os.fspath(path)
+    return facts
+
+
+def _user_callbacks(arguments: dict) -> list:
     callbacks = arguments.get("callbacks") or ()
     callbacks = getattr(callbacks, "callbacks", callbacks)  # Keras wraps the list in a CallbackList
-    for callback in callbacks if isinstance(callbacks, (list, tuple)) else ():
-        if any(cls.__name__ == "EarlyStopping" for cls in type(callback).__mro__):
-            monitor = getattr(callback, "monitor", None)
-            if isinstance(monitor, str):
-                return {"early_stopping": EarlyStoppingInfo(
-                    monitor=monitor, restores_best=bool(getattr(callback, "restore_best_weights", False)),
-                    patience=int(getattr(callback, "patience", 0) or 0))}
-    return {}
+    return list(callbacks) if isinstance(callbacks, (list, tuple)) else []
+
+
+def _is_a(callback: object, class_name: str) -> bool:
+    return any(cls.__name__ == class_name for cls in type(callback).__mro__)
 
 
 def is_arrays(x: object) -> bool:
