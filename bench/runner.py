@@ -71,7 +71,8 @@ def _train(scenario: Scenario, callbacks: list[keras.callbacks.Callback]) -> str
     """Builds and fits the job; returns the error as text instead of raising."""
     try:
         task = scenario.build()
-        task.model.fit(task.x, task.y, callbacks=callbacks, **task.fit)
+        fit = dict(task.fit)
+        task.model.fit(task.x, task.y, callbacks=[*fit.pop("callbacks", []), *callbacks], **fit)
     except detectors.AbortBeforeTraining.Stop:
         return None
     except Exception as error:  # a crashing job is a result, not a benchmark failure

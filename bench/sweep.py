@@ -9,6 +9,7 @@ real). Run it with `python -m bench sweep` (about 10 minutes; `--quick`: 4 setup
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -220,6 +221,10 @@ SETUPS: tuple[Setup, ...] = (
     Setup("early_stopping", "digits, EarlyStopping with the best weights restored", lambda: _digits_job(
         models.compiled(models.mlp(64, (128,), 10)), 40,
         callbacks=[keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)])),
+    Setup("checkpoint_best_only", "digits, 40 epochs, ModelCheckpoint(save_best_only=True) keeps the best epoch",
+          lambda: _digits_job(models.compiled(models.mlp(64, (128,), 10)), 40, callbacks=[
+              keras.callbacks.ModelCheckpoint(os.path.join(tempfile.gettempdir(), "scram-sweep-best.keras"),
+                                              save_best_only=True)])),
     # The shapes of real users' fixed programs, and experts' example programs (issue 17).
     *sweep_shapes.SETUPS,
     *sweep_experts.SETUPS,

@@ -10,8 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from bench import data, models
-from bench.zoo import symptoms
-from bench.zoo.registry import Job, job, scenario
+from bench.zoo import paper, symptoms
+from bench.zoo.registry import Job, after_best_val_loss, job, scenario
 
 L = keras.layers
 
@@ -300,3 +300,36 @@ def rare_positives_tf_data() -> Job:
                             metrics=[keras.metrics.AUC(name="auc")])
     weights = {0: 0.5 / (1 - y.mean()), 1: 0.5 / y.mean()}
     return Job(model, dataset, None, {"epochs": 3, "verbose": 0, "class_weight": weights})
+
+
+# -- overfitting under the user's own early stopping: kept best epoch or not -----------------
+
+
+def _memorising(*callbacks: keras.callbacks.Callback) -> Job:
+    """The paper's memorising net, trained longer, with the user's own callbacks."""
+    task = paper.paper_overfitting()
+    return Job(task.model, task.x, task.y, {**task.fit, "epochs": 20, "callbacks": list(callbacks)})
+
+
+@scenario(expected=["overfitting"], kind="epoch", onset=after_best_val_loss)
+def early_stopping_keeps_the_last_epoch() -> Job:
+    """The paper's memorising net under EarlyStopping(patience=5), restore_best_weights left False.
+
+    The run stops, keeping the weights of 5 epochs past the best."""
+    return _memorising(keras.callbacks.EarlyStopping(monitor="val_loss", patience=5))
+
+
+@scenario(expected=["overfitting"], kind="epoch", onset=after_best_val_loss)
+def early_stopping_on_training_loss() -> Job:
+    """The paper's memorising net under EarlyStopping(monitor="loss"), on the training loss.
+
+    The training loss keeps falling, so it never stops the run."""
+    return _memorising(keras.callbacks.EarlyStopping(monitor="loss", patience=3, restore_best_weights=True))
+
+
+@scenario()
+def early_stopping_restores_the_best_epoch() -> Job:
+    """Healthy twin: the same net under EarlyStopping(patience=3, restore_best_weights=True).
+
+    The rise is real, and the run ends with its best epoch's weights: overfitting is info only."""
+    return _memorising(keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True))
