@@ -1,4 +1,4 @@
-"""The PyTorch fault zoo and healthy sweep: tiny labelled plain loops (and one Lightning module) under `ScramMonitor`.
+"""The PyTorch fault zoo and healthy sweep: tiny labelled plain loops under `ScramMonitor`, and Lightning modules.
 
 `python -m bench.zoo_torch [--only NAME ...] [--seeds N] [--json PATH]` trains each scenario on the
 CPU and prints, per scenario, what SCRAM reported: a faulty one is found when a warning or error
@@ -358,10 +358,12 @@ def healthy_batchnorm_cnn(log_dir: str) -> list[Diagnostic]:
     return loop(log_dir, model, *tensors(x.reshape(-1, 1, 8, 8), y), epochs=4)
 
 
-@scenario()
-def healthy_lightning(log_dir: str) -> list[Diagnostic]:
-    """A LightningModule (MLP, loss module as self.loss_fn) under the Trainer, CPU."""
+def lightning_fit(log_dir: str, net: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
+                  val: tuple[torch.Tensor, torch.Tensor], epochs: int = 4, batch: int = 32, lr: float = 1e-3,
+                  val_name: str = "val_loss", callbacks: tuple[Any, ...] = ()) -> list[Diagnostic]:
+    """A LightningModule (the net, its loss module as self.loss_fn) under the Trainer on the CPU, with SCRAM."""
     import lightning
+    from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -370,25 +372,55 @@ def healthy_lightning(log_dir: str) -> list[Diagnostic]:
     class Module(lightning.LightningModule):
         def __init__(self) -> None:
             super().__init__()
-            self.net, self.loss_fn = mlp(hidden=(64,)), nn.CrossEntropyLoss()
+            self.net, self.loss_fn = net, nn.CrossEntropyLoss()
 
         def training_step(self, batch: Any, index: int) -> torch.Tensor:
             return self.loss_fn(self.net(batch[0]), batch[1])
 
         def validation_step(self, batch: Any, index: int) -> None:
-            self.log("val_loss", self.loss_fn(self.net(batch[0]), batch[1]))
+            self.log(val_name, self.loss_fn(self.net(batch[0]), batch[1]))
 
         def configure_optimizers(self) -> torch.optim.Optimizer:
-            return torch.optim.Adam(self.parameters(), lr=1e-3)
+            return torch.optim.Adam(self.parameters(), lr=lr)
+
+    scram = ScramLightningCallback(verbose=False)
+    checkpointing = any(isinstance(c, ModelCheckpoint) for c in callbacks)
+    trainer = lightning.Trainer(max_epochs=epochs, callbacks=[scram, *callbacks], logger=TensorBoardLogger(log_dir),
+                                enable_progress_bar=False, enable_model_summary=False,
+                                enable_checkpointing=checkpointing, accelerator="cpu", default_root_dir=log_dir)
+    trainer.fit(Module(), DataLoader(TensorDataset(*train), batch_size=batch, shuffle=True),
+                DataLoader(TensorDataset(*val), batch_size=100))
+    return list(scram.diagnostics)
+
+
+@scenario()
+def healthy_lightning(log_dir: str) -> list[Diagnostic]:
+    """A LightningModule (MLP, loss module as self.loss_fn) under the Trainer, CPU."""
+    x, y = digits()
+    return lightning_fit(log_dir, mlp(hidden=(64,)), (x[:1400], y[:1400]), (x[1400:], y[1400:]))
+
+
+def _memorising(log_dir: str, checkpoint: bool) -> list[Diagnostic]:
+    """100 digits in one batch under a wide MLP, validation logged as `val/loss`, EarlyStopping(patience=5)."""
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     x, y = digits()
-    callback = ScramLightningCallback(verbose=False)
-    trainer = lightning.Trainer(max_epochs=4, callbacks=[callback], logger=TensorBoardLogger(log_dir),
-                                enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
-                                accelerator="cpu")
-    trainer.fit(Module(), DataLoader(TensorDataset(x[:1400], y[:1400]), batch_size=32, shuffle=True),
-                DataLoader(TensorDataset(x[1400:], y[1400:]), batch_size=64))
-    return list(callback.diagnostics)
+    kept = (ModelCheckpoint(dirpath=os.path.join(log_dir, "ckpts"), monitor="val/loss"),) if checkpoint else ()
+    return lightning_fit(log_dir, mlp(hidden=(512, 512)), (x[:100], y[:100]), (x[400:700], y[400:700]), epochs=40,
+                         batch=100, lr=3e-3, val_name="val/loss",
+                         callbacks=(EarlyStopping(monitor="val/loss", patience=5), *kept))
+
+
+@scenario(expected=("overfitting",))
+def lightning_early_stopping_keeps_the_last_epoch(log_dir: str) -> list[Diagnostic]:
+    """Lightning's EarlyStopping stops 5 epochs past the best and never restores the best weights."""
+    return _memorising(log_dir, checkpoint=False)
+
+
+@scenario()
+def lightning_early_stopping_with_best_checkpoint(log_dir: str) -> list[Diagnostic]:
+    """The same with a ModelCheckpoint on val/loss: the best epoch is kept, so overfitting is info only."""
+    return _memorising(log_dir, checkpoint=True)
 
 
 # -- scoring ------------------------------------------------------------------------------------------

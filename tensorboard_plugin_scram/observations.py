@@ -6,6 +6,7 @@ The Keras adapter turns training into these; the checks never see a framework ob
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 
 __all__ = [
@@ -126,12 +127,12 @@ class PreflightResult:
 
 @dataclasses.dataclass(frozen=True)
 class EarlyStoppingInfo:
-    """The user's own early stopping (Keras' `EarlyStopping` callback).
+    """The user's own early stopping (Keras' or Lightning's `EarlyStopping` callback).
 
     Attributes:
         monitor: The quantity it watches (`"val_loss"`).
         restores_best: Whether the run ends with the weights of its best epoch
-            (`restore_best_weights=True`), not those of its last.
+            (Keras' `restore_best_weights=True`; Lightning's never does), not those of its last.
         patience: Epochs without improvement it waits before stopping.
     """
 
@@ -142,7 +143,28 @@ class EarlyStoppingInfo:
     @property
     def watches_validation(self) -> bool:
         """Whether it watches a validation quantity, the one memorising makes worse."""
-        return self.monitor.startswith("val_")
+        return is_validation_metric(self.monitor)
+
+
+_VALIDATION_PREFIX = re.compile(r"^val(id(ation)?)?[_/-]")
+_TRAINING_PREFIX = re.compile(r"^train(ing)?[_/-]")
+
+
+def is_validation_metric(name: str) -> bool:
+    """Whether a metric's name marks it as measured on validation data.
+
+    Keras writes `val_loss`; PyTorch users name their own (`val_loss`, `val/loss`,
+    `valid_acc`, `validation_loss`).
+    """
+    return _VALIDATION_PREFIX.match(name) is not None
+
+
+def canonical_metric_name(name: str) -> str:
+    """A metric's name as Keras writes it: `val/acc`, `valid_acc` -> `val_acc`; `train_acc` -> `acc`.
+
+    The checks pair a training metric with its validation twin by Keras' names.
+    """
+    return _TRAINING_PREFIX.sub("", _VALIDATION_PREFIX.sub("val_", name))
 
 
 @dataclasses.dataclass(frozen=True)

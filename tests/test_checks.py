@@ -269,6 +269,28 @@ def test_overfitting_told_in_the_light_of_the_users_early_stopping(request, stop
     assert snippet in finding.snippet
 
 
+@pytest.mark.parametrize(("stopper", "checkpoint", "severity", "advice", "snippet"), [
+    (None, None, Severity.WARNING, "Lightning's EarlyStopping callback", "weight_decay=1e-2"),
+    (EarlyStoppingInfo("val_loss", restores_best=False, patience=3), None, Severity.WARNING,
+     "ModelCheckpoint on the same quantity", "load_from_checkpoint(checkpoint.best_model_path)"),
+    (EarlyStoppingInfo("val/acc", restores_best=False, patience=4), None, Severity.WARNING,
+     "ModelCheckpoint on the same quantity", 'EarlyStopping(monitor="val/acc", mode="max", patience=4)'),
+    (EarlyStoppingInfo("train_loss", restores_best=False, patience=3), None, Severity.WARNING,
+     "watch the validation loss", 'ModelCheckpoint(monitor="val_loss", save_top_k=1)'),
+    (EarlyStoppingInfo("val_loss", restores_best=False, patience=3), "ckpts", Severity.INFO,
+     "Use the saved best epoch", "trainer.checkpoint_callback.best_model_path"),
+], ids=["none", "keeping_the_last", "on_accuracy", "watching_training", "checkpoint"])
+def test_overfitting_told_in_the_light_of_a_lightning_trainers_callbacks(stopper, checkpoint, severity, advice,
+                                                                         snippet):
+    # Lightning's EarlyStopping never restores the best weights: only a checkpoint keeps the best epoch.
+    run = RunInfo(framework="pytorch", early_stopping=stopper, best_checkpoint=checkpoint)
+    [finding] = epoch_results(Overfitting(), epochs(*_RISING), run=run)[3]
+    assert (finding.severity or Overfitting.severity) == severity
+    assert advice in finding.suggestion
+    assert snippet in finding.snippet
+    assert "restore_best_weights" not in finding.explanation + finding.suggestion + finding.snippet
+
+
 def test_overfitting_quiet_on_tiny_rise_below_min_rise():
     rows = epochs([1.0, 0.8, 0.6, 0.5], [0.500, 0.501, 0.502, 0.503])
     assert not any(run_epochs(Overfitting(), rows))

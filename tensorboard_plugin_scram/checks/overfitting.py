@@ -104,7 +104,9 @@ class Overfitting(Check):
     is `info`; otherwise, with `restore_best_weights` left False (the default: the run ends
     `patience` epochs past its best), or a monitor on a training quantity (it keeps
     improving while the model memorises), it stays a warning that names the argument
-    to change.
+    to change. Lightning's `EarlyStopping` never restores the best weights, so under a
+    Lightning `Trainer` only a `ModelCheckpoint` monitoring a validation quantity makes
+    the finding `info`; the warning then shows that checkpoint and the line that loads it.
     """
 
     id = "overfitting"
@@ -221,6 +223,9 @@ class Overfitting(Check):
 
 _REGULARISE = ("To make the best epoch itself better, regularise the model (Dropout, L2 weight decay), make it "
                "smaller, or get more (or augmented) training data.")
+_TORCH_REGULARISE = ("To make the best epoch itself better, regularise the model (nn.Dropout, weight_decay= on the "
+                     "optimizer), make it smaller, or get more (or augmented) training data.")
+_LOAD_BEST = "model = type(model).load_from_checkpoint(trainer.checkpoint_callback.best_model_path)"
 
 
 def _with_the_users_callbacks(finding: Finding, run: RunInfo) -> Finding:
@@ -232,6 +237,8 @@ def _with_the_users_callbacks(finding: Finding, run: RunInfo) -> Finding:
     (the run ends `patience` epochs past its best), and a monitor on a training quantity
     keeps improving while the model memorises, so it never stops it.
     """
+    if run.framework == "pytorch":
+        return _with_lightnings_callbacks(finding, run)
     stopper = run.early_stopping
     if stopper is not None and stopper.watches_validation and stopper.restores_best:
         return dataclasses.replace(
@@ -266,6 +273,44 @@ def _with_the_users_callbacks(finding: Finding, run: RunInfo) -> Finding:
         suggestion="Pass restore_best_weights=True to EarlyStopping to end with the best epoch's weights. "
                    + _REGULARISE,
         snippet=f"keras.callbacks.{_call(stopper)}, restore_best_weights=True)")
+
+
+def _with_lightnings_callbacks(finding: Finding, run: RunInfo) -> Finding:
+    """The same for a Lightning `Trainer`'s callbacks, whose `EarlyStopping` never restores the best weights:
+    the best epoch is kept only by a `ModelCheckpoint` monitoring a validation quantity."""
+    if run.best_checkpoint is not None:
+        return dataclasses.replace(
+            finding,
+            explanation=finding.explanation + f" Your ModelCheckpoint keeps the best epoch in {run.best_checkpoint!r}, "
+            "and the model you keep is not the memorising one as long as you load it rather than use the model "
+            "trainer.fit() leaves.",
+            suggestion="Use the saved best epoch, not the last one. " + _TORCH_REGULARISE,
+            snippet=_LOAD_BEST, severity=Severity.INFO)
+    stopper = run.early_stopping
+    if stopper is None:
+        return finding
+    monitor = stopper.monitor if stopper.watches_validation else "val_loss"
+    mode = ', mode="max"' if "acc" in monitor else ""
+    snippet = (f'checkpoint = ModelCheckpoint(monitor="{monitor}"{mode}, save_top_k=1)\n'
+               f'trainer = L.Trainer(callbacks=[EarlyStopping(monitor="{monitor}"{mode}, patience={stopper.patience}), '
+               "checkpoint])\ntrainer.fit(model, train_loader, val_loader)\n"
+               "model = type(model).load_from_checkpoint(checkpoint.best_model_path)")
+    if not stopper.watches_validation:
+        return dataclasses.replace(
+            finding,
+            explanation=finding.explanation + f" Your EarlyStopping(monitor={stopper.monitor!r}) watches a training "
+            "quantity, which keeps improving while the model memorises, so it will not stop this.",
+            suggestion="Make EarlyStopping watch the validation loss, and keep the best epoch with a ModelCheckpoint "
+                       "on it. " + _TORCH_REGULARISE,
+            snippet=snippet)
+    return dataclasses.replace(
+        finding,
+        explanation=finding.explanation + f" Your EarlyStopping(monitor={stopper.monitor!r}, patience="
+        f"{stopper.patience}) will stop the run, but Lightning's EarlyStopping never restores the best weights: "
+        f"the model ends {stopper.patience} epochs past its best.",
+        suggestion="Keep the best epoch with a ModelCheckpoint on the same quantity, and load it after "
+                   "trainer.fit(). " + _TORCH_REGULARISE,
+        snippet=snippet)
 
 
 def _call(stopper: EarlyStoppingInfo) -> str:

@@ -7,9 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import lightning
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from tensorboard_plugin_scram.checks import Check
 from tensorboard_plugin_scram.diagnostic import Diagnostic
+from tensorboard_plugin_scram.observations import EarlyStoppingInfo, canonical_metric_name, is_validation_metric
 from tensorboard_plugin_scram.pytorch import model_facts, session
 
 
@@ -87,7 +89,7 @@ class ScramLightningCallback(lightning.Callback):
         self._session = session.TorchSession(
             pl_module, optimizers, loss_fn, log_dir if trainer.is_global_zero else None,
             session.build(*self._checks), watch_inputs=False, locations=_locations(pl_module, optimizers),
-            **self._options)
+            run_facts=_stopping_facts(trainer.callbacks), **self._options)
 
     def _log_dir(self, trainer: lightning.Trainer) -> str:
         logger_dir = getattr(trainer.logger, "log_dir", None) if trainer.logger is not None else None
@@ -135,8 +137,40 @@ def _split(batch: Any) -> tuple[Any, Any]:
 
 
 def _epoch_logs(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """What the LightningModule logged (`self.log("val_loss", ...)`), its training loss left to SCRAM's mean."""
-    return {key: value for key, value in metrics.items() if key not in ("loss", "train_loss")}
+    """What the LightningModule logged (`self.log("val_loss", ...)`) under Keras' names, its training loss
+    left to SCRAM's mean.
+
+    A metric logged both per step and per epoch comes as `name`, `name_step` and `name_epoch`:
+    the epoch's value counts.
+    """
+    logs: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if key.endswith("_step") and key[:-len("_step")] in metrics:
+            continue
+        if key.endswith("_epoch") and key[:-len("_epoch")] in metrics:
+            key = key[:-len("_epoch")]
+        logs[canonical_metric_name(key)] = value
+    logs.pop("loss", None)
+    return logs
+
+
+def _stopping_facts(callbacks: Sequence[Any]) -> dict[str, Any]:
+    """`{"early_stopping": ..., "best_checkpoint": ...}` from the Trainer's callbacks, each if present.
+
+    Lightning's `EarlyStopping` never restores the best epoch's weights; a `ModelCheckpoint`
+    monitoring a validation quantity keeps the best epoch's file (in its `dirpath`).
+    """
+    facts: dict[str, Any] = {}
+    for callback in callbacks:
+        monitor = getattr(callback, "monitor", None)
+        if not isinstance(monitor, str):  # the Trainer's own checkpoint monitors nothing: it keeps the last epoch
+            continue
+        if isinstance(callback, EarlyStopping) and "early_stopping" not in facts:
+            facts["early_stopping"] = EarlyStoppingInfo(monitor, restores_best=False, patience=int(callback.patience))
+        if isinstance(callback, ModelCheckpoint) and callback.save_top_k != 0 and is_validation_metric(monitor) \
+                and "best_checkpoint" not in facts:
+            facts["best_checkpoint"] = os.fspath(callback.dirpath or ".")
+    return facts
 
 
 def _locations(pl_module: lightning.LightningModule,

@@ -18,6 +18,7 @@ recorded as a `scram_internal_error` diagnostic; the user's loop never sees it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -38,7 +39,14 @@ from tensorboard_plugin_scram.events import metadata
 from tensorboard_plugin_scram.events.writer import ScramSummaryWriter
 from tensorboard_plugin_scram.keras_adapter.batch_stats import is_numeric_array, named_leaves, summarize_batch
 from tensorboard_plugin_scram.keras_adapter.sampling import InternalsSchedule, StatsSchedule, StepClock
-from tensorboard_plugin_scram.observations import BatchObservation, EpochObservation, LoopStats, ModelStats, RunInfo
+from tensorboard_plugin_scram.observations import (
+    BatchObservation,
+    EpochObservation,
+    LoopStats,
+    ModelStats,
+    RunInfo,
+    canonical_metric_name,
+)
 from tensorboard_plugin_scram.pytorch import model_facts
 from tensorboard_plugin_scram.pytorch.activations import ActivationProbe
 from tensorboard_plugin_scram.pytorch.layer_norms import LayerNorms
@@ -94,9 +102,11 @@ class TorchSession:
     def __init__(self, model: nn.Module, optimizers: Sequence[torch.optim.Optimizer], loss_fn: Any,
                  log_dir: str | None, checks: list[Check], sample_every: int = 10, internals_every: int = 50,
                  verbose: bool = True, watch_inputs: bool = True,
-                 locations: tuple[str | None, str | None] = (None, None)) -> None:
+                 locations: tuple[str | None, str | None] = (None, None),
+                 run_facts: Mapping[str, Any] | None = None) -> None:
         self.model, self.optimizers, self.loss_fn = model, list(optimizers), loss_fn
         self.log_dir, self.verbose, self.locations = log_dir, verbose, locations
+        self.run_facts = dict(run_facts or {})  # what the loop knows of the run (a Trainer's callbacks)
         self.diagnostics: list[Diagnostic] = []
         self.switched_off: set[str] = set()
         self.scram_seconds = 0.0
@@ -272,6 +282,7 @@ class TorchSession:
                                        inputs=self._first_inputs if isinstance(self._first_inputs, torch.Tensor)
                                        else None, last_module=last, locations=self.locations,
                                        last_output=self._last_leaf_output)
+        run = dataclasses.replace(run, **self.run_facts)
         self._last_leaf_output = None  # the first step's tensor is not kept
         self._emit(self._engine.begin(run, self.step_index))
 
@@ -428,7 +439,8 @@ class TorchSession:
         """The epoch ended: its mean loss and the given metrics (`val_loss`, ...) go to the epoch checks."""
         started = time.perf_counter()
         try:
-            values = {k: v for k, v in ((str(k), _float(v)) for k, v in (logs or {}).items()) if v is not None}
+            values = {canonical_metric_name(str(k)): v for k, v in ((k, _float(v)) for k, v in (logs or {}).items())
+                      if v is not None}
             self._deliver()
             if self._epoch_loss[1]:
                 values.setdefault("loss", self._epoch_loss[0] / self._epoch_loss[1])
