@@ -134,11 +134,14 @@ class EarlyStoppingInfo:
         restores_best: Whether the run ends with the weights of its best epoch
             (Keras' `restore_best_weights=True`; Lightning's never does), not those of its last.
         patience: Epochs without improvement it waits before stopping.
+        higher_is_better: Whether the monitored quantity improves by rising (an
+            accuracy), not by falling (a loss).
     """
 
     monitor: str
     restores_best: bool
     patience: int
+    higher_is_better: bool = False
 
     @property
     def watches_validation(self) -> bool:

@@ -291,6 +291,45 @@ def test_overfitting_told_in_the_light_of_a_lightning_trainers_callbacks(stopper
     assert "restore_best_weights" not in finding.explanation + finding.suggestion + finding.snippet
 
 
+# Validation best at epoch 2, then a zigzag above it that never rises twice in a row; training falls, with one
+# step back that keeps the gap from widening steadily: no other rule fires.
+_STOPPED = ([1.0, 0.8, 0.6, 0.5, 0.52, 0.45, 0.44], [1.0, 0.8, 0.70, 0.78, 0.72, 0.76, 0.74])
+
+
+@pytest.mark.parametrize(("stopper", "fired"), [
+    (None, []),
+    (EarlyStoppingInfo("val_loss", restores_best=False, patience=3), [5]),  # the epoch it stops the run at
+    (EarlyStoppingInfo("val_loss", restores_best=False, patience=4), [6]),
+    (EarlyStoppingInfo("val_loss", restores_best=True, patience=3), []),  # it ends with the best weights
+    (EarlyStoppingInfo("loss", restores_best=False, patience=3), []),  # watches training: never stops this
+], ids=["none", "patience_3", "patience_4", "restoring", "on_training_loss"])
+def test_overfitting_reported_when_the_users_early_stopping_ends_on_worse_weights(stopper, fired):
+    results = epoch_results(Overfitting(), epochs(*_STOPPED), run=RunInfo(early_stopping=stopper))
+    assert [i for i, r in enumerate(results) if r] == fired
+    for index in fired:
+        [finding] = results[index]
+        assert finding.explanation.startswith("Since epoch 2, val_loss has not improved on its best (0.7)")
+        assert "restore_best_weights=True" in finding.snippet
+
+
+def test_overfitting_under_early_stopping_wants_a_worse_end_and_a_training_loss_that_fell():
+    stopper = RunInfo(early_stopping=EarlyStoppingInfo("val_loss", restores_best=False, patience=3))
+    train, val = _STOPPED
+    level = val[:5] + [0.705]  # within 2% of its best: the weights kept are as good
+    assert not any(epoch_results(Overfitting(), epochs(train[:6], level), run=stopper))
+    unstable = train[:5] + [0.65]  # training got worse too: no memorising
+    assert not any(epoch_results(Overfitting(), epochs(unstable, val[:6]), run=stopper))
+
+
+def test_overfitting_under_early_stopping_on_an_accuracy():
+    stopper = EarlyStoppingInfo("val_accuracy", restores_best=False, patience=3, higher_is_better=True)
+    train, val = _STOPPED
+    rows = epochs(train, val, [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9], [0.5, 0.6, 0.72, 0.70, 0.71, 0.69, 0.7])
+    results = epoch_results(Overfitting(), rows, run=RunInfo(early_stopping=stopper))
+    assert [i for i, r in enumerate(results) if r] == [5]
+    assert "val_accuracy has not improved on its best (0.72)" in results[5][0].explanation
+
+
 def test_overfitting_quiet_on_tiny_rise_below_min_rise():
     rows = epochs([1.0, 0.8, 0.6, 0.5], [0.500, 0.501, 0.502, 0.503])
     assert not any(run_epochs(Overfitting(), rows))

@@ -301,9 +301,11 @@ def test_fit_arguments_reach_the_checks(tmp_path):
     ([keras.callbacks.EarlyStopping(patience=4, restore_best_weights=True)],
      (EarlyStoppingInfo("val_loss", True, 4), None)),
     ([keras.callbacks.EarlyStopping(monitor="loss", patience=2)], (EarlyStoppingInfo("loss", False, 2), None)),
+    ([keras.callbacks.EarlyStopping(monitor="val_auc", patience=2)],
+     (EarlyStoppingInfo("val_auc", False, 2, higher_is_better=True), None)),
     (["best.keras"], (None, "best.keras")),
     (["all.keras"], (None, None)),  # saving every epoch keeps no best one
-], ids=["none", "restoring", "watching_training", "best_checkpoint", "every_epoch_checkpoint"])
+], ids=["none", "restoring", "watching_training", "on_auc", "best_checkpoint", "every_epoch_checkpoint"])
 def test_the_users_early_stopping_reaches_the_checks(tmp_path, callbacks, expected):
     seen = []
 
@@ -318,7 +320,7 @@ def test_the_users_early_stopping_reaches_the_checks(tmp_path, callbacks, expect
 
     x, y = imbalanced(320, 0.3)
     model = mlp(10, 1, "sigmoid")
-    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
     callbacks = [ScramCallback(str(tmp_path), extra_checks=[Spy()]), *callbacks]
     model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, callbacks=callbacks)
     assert seen == [expected]

@@ -11,7 +11,7 @@ from tensorboard_plugin_scram.checks._metrics import accuracy_key, falling_strea
 from tensorboard_plugin_scram.checks.base import Check, Finding, Findings
 from tensorboard_plugin_scram.diagnostic import Confidence, Severity
 from tensorboard_plugin_scram.history import History
-from tensorboard_plugin_scram.observations import EarlyStoppingInfo, EpochObservation, RunInfo
+from tensorboard_plugin_scram.observations import EarlyStoppingInfo, EpochObservation, RunInfo, canonical_metric_name
 
 _SNIPPET = """\
 # 1. regularise: add dropout between the large layers
@@ -80,7 +80,11 @@ class Overfitting(Check):
       below validation loss;
     - the gap between validation and training loss widened `patience` epochs in a row
       and is at least `gap_ratio` times the training loss, while training loss fell at
-      each of those epochs and validation loss did not improve on its best.
+      each of those epochs and validation loss did not improve on its best;
+    - the user's `EarlyStopping` that keeps the last epoch's weights stops the run at this
+      epoch (its monitor has not improved for `patience` epochs), the monitor ended worse
+      than at its best (by `min_rise` relative for a loss, `min_acc_drop` for an accuracy)
+      and the training loss ended below where it stood at that best epoch.
     Both loss rules also want the rise (and the widening, and validation's distance above
     its best) to stand out of the validation loss's own jitter: `noise_multiple` times its
     epoch-to-epoch noise, estimated from its last `noise_epochs` values as the median distance
@@ -134,6 +138,11 @@ class Overfitting(Check):
             if comparable:
                 reasons.append(self._gap_rule(val_history, val, train, noise))
         reasons = [r for r in reasons if r]
+        stopping = self._stopping_rule(history)
+        if stopping is not None:
+            if not reasons:  # the stretch since the best epoch is the evidence
+                window = [e.logs for e in history.epochs[-(history.run.early_stopping.patience + 1):]]
+            reasons.append(stopping)
         if not reasons:
             return []
         return [self._finding(obs, window, reasons, history.run)]
@@ -190,6 +199,34 @@ class Overfitting(Check):
             return (f"the gap between validation loss ({val[-1]:.3g}) and training loss "
                     f"({train[-1]:.3g}) widened for {len(gaps) - 1} epochs in a row")
         return None
+
+    def _stopping_rule(self, history: History) -> str | None:
+        """The user's EarlyStopping, which keeps the last epoch's weights, stops the run now, on weights
+        measurably worse than its best epoch's, while training improved.
+
+        Its own patience has judged that validation stopped improving: the other rules' noise
+        margins wait for a rise beyond the jitter, which a run stopped this early may never show.
+        """
+        stopper = history.run.early_stopping
+        if stopper is None or stopper.restores_best or not stopper.watches_validation:
+            return None
+        key = canonical_metric_name(stopper.monitor)
+        rows = [e.logs for e in history.epochs if key in e.logs and "loss" in e.logs]
+        values = [row[key] for row in rows]
+        if len(values) <= stopper.patience or not all(math.isfinite(v) for v in values):
+            return None
+        best = values.index(max(values) if stopper.higher_is_better else min(values))  # the first, as Keras keeps
+        if len(values) - 1 - best != stopper.patience:  # not the epoch it stops at
+            return None
+        if stopper.higher_is_better:
+            worse, margin = values[best] - values[-1], self.threshold("min_acc_drop")
+        else:
+            worse, margin = values[-1] - values[best], abs(values[best]) * self.threshold("min_rise")
+        train_then, train_now = rows[best]["loss"], rows[-1]["loss"]
+        if worse < margin or not train_now < train_then:
+            return None
+        return (f"{stopper.monitor} has not improved on its best ({values[best]:.3g}) for {stopper.patience} epochs "
+                f"and ended at {values[-1]:.3g}, while training loss fell from {train_then:.3g} to {train_now:.3g}")
 
     def _finding(self, obs: EpochObservation, window: list[dict], reasons: list[str], run: RunInfo) -> Finding:
         first_epoch = obs.epoch - len(window) + 1

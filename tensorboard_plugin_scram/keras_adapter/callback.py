@@ -115,7 +115,7 @@ class ScramCallback(keras.callbacks.Callback):
             given to `fit()` for 50 steps, and report (`cannot_overfit_batch`) when it
             cannot drive their loss near zero: a sign of a bug in the wiring, loss or
             labels. Costs a few seconds; your model and optimizer are untouched.
-        verbose: `"auto"` (the default), 1 or 0, as for Keras' callbacks. When it
+        verbose: `"auto"` (the default), 1 or 0 (True or False), as for Keras' callbacks. When it
             speaks, each new error or warning prints one line under the progress bar as
             it is found, and `fit()` ends with a summary of its diagnostics (an HTML table
             in Jupyter). `"auto"` follows `fit(verbose=...)`: silent with `verbose=0`. 1

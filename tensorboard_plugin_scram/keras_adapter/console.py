@@ -29,9 +29,12 @@ from tensorboard_plugin_scram.report import ICONS, count_summary, found_at
 VERBOSE_CHOICES = ("auto", 0, 1)
 
 
-def checked_verbose(verbose: str | int) -> str | int:
-    """`verbose` if it is one of `VERBOSE_CHOICES`; raises ValueError otherwise."""
-    if isinstance(verbose, bool) or verbose not in VERBOSE_CHOICES:
+def checked_verbose(verbose: str | int | bool) -> str | int:
+    """`verbose` if it is one of `VERBOSE_CHOICES` (True and False as 1 and 0, as Keras' own callbacks and
+    `ScramLightningCallback` take them); raises ValueError otherwise."""
+    if isinstance(verbose, bool):
+        return int(verbose)
+    if verbose not in VERBOSE_CHOICES:
         raise ValueError(f"verbose must be 'auto', 0 or 1, not {verbose!r}")
     return verbose
 

@@ -97,12 +97,20 @@ def fit_early_stopping(arguments: dict) -> dict[str, Any]:
         if _is_a(callback, "EarlyStopping") and "early_stopping" not in facts:
             facts["early_stopping"] = EarlyStoppingInfo(
                 monitor=monitor, restores_best=bool(getattr(callback, "restore_best_weights", False)),
-                patience=int(getattr(callback, "patience", 0) or 0))
+                patience=int(getattr(callback, "patience", 0) or 0),
+                higher_is_better=_higher_is_better(monitor, getattr(callback, "mode", "auto")))
         path = getattr(callback, "filepath", None)
         if _is_a(callback, "ModelCheckpoint") and getattr(callback, "save_best_only", False) \
                 and monitor.startswith("val_") and path and "best_checkpoint" not in facts:
             facts["best_checkpoint"] = os.fspath(path)
     return facts
+
+
+def _higher_is_better(monitor: str, mode: str) -> bool:
+    """Keras' reading of an `EarlyStopping` mode; "auto" judged by the metric's name, as most metrics go."""
+    if mode in ("min", "max"):
+        return mode == "max"
+    return any(word in monitor for word in ("acc", "auc", "precision", "recall", "f1", "iou"))
 
 
 def _user_callbacks(arguments: dict) -> list:

@@ -166,7 +166,8 @@ def _stopping_facts(callbacks: Sequence[Any]) -> dict[str, Any]:
         if not isinstance(monitor, str):  # the Trainer's own checkpoint monitors nothing: it keeps the last epoch
             continue
         if isinstance(callback, EarlyStopping) and "early_stopping" not in facts:
-            facts["early_stopping"] = EarlyStoppingInfo(monitor, restores_best=False, patience=int(callback.patience))
+            facts["early_stopping"] = EarlyStoppingInfo(monitor, restores_best=False, patience=int(callback.patience),
+                                                        higher_is_better=callback.mode == "max")
         if isinstance(callback, ModelCheckpoint) and callback.save_top_k != 0 and is_validation_metric(monitor) \
                 and "best_checkpoint" not in facts:
             facts["best_checkpoint"] = os.fspath(callback.dirpath or ".")
