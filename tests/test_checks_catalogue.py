@@ -394,6 +394,15 @@ def test_accuracy_at_chance_spares_a_slow_learner_whose_loss_falls_every_epoch()
     assert len(run(slow, [1.3866, 1.3871, 1.3880, 1.3902])) == 1  # memorising
 
 
+def test_accuracy_at_chance_names_accuracy_under_a_regression_loss_the_wrong_metric():
+    run = run_info(1, "linear", LossInfo("mean_squared_error"))
+    [finding] = epochs(AccuracyAtChance(), [{"loss": 3.0, "accuracy": 0.0}], run=run)[0]
+    assert finding.title == "Accuracy tracked on a regression task"
+    assert not epochs(AccuracyAtChance(), [{"loss": 3.0, "accuracy": 0.4}], run=run)[0]  # it means something
+    class_ids = run_info(1, "linear", LossInfo("mean_squared_error"), label_counts={"y": (50, 50, 50)})
+    assert not epochs(AccuracyAtChance(), [{"loss": 3.0, "accuracy": 0.0}], run=class_ids)[0]  # label_output_mismatch's
+
+
 def test_accuracy_at_chance_uses_the_majority_share_for_binary_labels():
     run = run_info(1, "sigmoid", LossInfo("binary_crossentropy"))
     history = History(run)

@@ -190,6 +190,29 @@ def test_accuracy_at_chance_waits_while_climbing_and_names_a_loss_label_mismatch
     assert finding.confidence.value == "high" and "cast" in finding.explanation
 
 
+@pytest.mark.parametrize("metric", ["accuracy", "mae"])
+def test_accuracy_on_a_regression_is_named_the_wrong_metric(tmp_path, metric):
+    # Asked as "my regression's accuracy is 0": real-valued targets never equal a prediction exactly.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 5)).astype("float32")
+    y = (x @ rng.normal(size=5) + rng.normal(0, 0.1, 256)).astype("float32")
+    diagnostics, history = train(tmp_path, mlp(5, 1, None), x, y, loss="mse", metrics=(metric,), epochs=2)
+    if metric == "mae":
+        assert alarms(diagnostics) == []
+        return
+    assert max(history["accuracy"]) <= 0.05 and history["loss"][-1] < history["loss"][0]
+    [finding] = by_check(diagnostics)["accuracy_at_chance"]
+    assert finding.title == "Accuracy tracked on a regression task" and finding.epoch == 0
+    assert 'metrics=["mae"]' in finding.snippet
+
+
+def test_accuracy_on_whole_number_targets_under_mse_is_left_to_label_output_mismatch(tmp_path):
+    x, y = wine()  # class ids 0-2 regressed with MSE: likely a classification in disguise
+    diagnostics, _ = train(tmp_path, mlp(13, 1, None), x, y.astype("float32"), loss="mse", epochs=2)
+    assert "label_output_mismatch" in alarms(diagnostics)
+    assert "accuracy_at_chance" not in alarms(diagnostics)
+
+
 def test_full_batch_run_is_judged_by_steps_not_epochs(tmp_path):
     x, y = wine()
     # Seed 1 scored 0.41 after its 3rd one-step epoch (chance 0.4): the old rule fired there.

@@ -62,6 +62,10 @@ class AccuracyAtChance(Check):
     accuracy does not. AUTOTRAINER's slow-convergence rule looks at similar numbers (accuracy below 0.6
     with gains under 0.01); measuring against chance also works for many classes and for
     imbalanced binary data.
+    Under a regression loss (MSE, MAE, Huber, ...) with targets that are not class ids,
+    accuracy counts exact matches and stays near 0 however well the model learns: a
+    training accuracy at most `regression_accuracy` is reported from the first epoch as
+    the wrong metric, with a regression metric to track instead.
     """
 
     id = "accuracy_at_chance"
@@ -69,10 +73,12 @@ class AccuracyAtChance(Check):
     severity = Severity.WARNING
     confidence = Confidence.MEDIUM
     thresholds = {"min_epochs": 3, "margin": 0.1, "min_steps": 100, "window_steps": 50, "min_gain": 0.02,
-                  "min_loss_drop": 0.02, "tiny_loss": 0.05, "steady_epochs": 3}
+                  "min_loss_drop": 0.02, "tiny_loss": 0.05, "steady_epochs": 3, "regression_accuracy": 0.05}
 
     def on_epoch(self, obs: EpochObservation, history: History) -> Findings:
         key = accuracy_key(obs.logs)
+        if key is not None and _regression(history.run):
+            return self._regression_findings(obs, history, key)
         classes, chance = _losses.class_count(history.run), _chance(history)
         loss = obs.logs.get("loss")
         if key is None or chance is None or not all_finite(loss, obs.logs.get(key)):
@@ -147,6 +153,37 @@ class AccuracyAtChance(Check):
                 return False
         return recent[-1].logs["val_loss"] <= guessing * (1 - drop)
 
+    def _regression_findings(self, obs: EpochObservation, history: History, key: str) -> Findings:
+        """Accuracy under a regression loss on targets that are not class ids: it counts exact matches."""
+        accuracy = obs.logs[key]
+        if not all_finite(accuracy):
+            return None
+        if accuracy > self.threshold("regression_accuracy"):
+            return []
+        run = history.run
+        return [Finding(
+            title="Accuracy tracked on a regression task",
+            explanation=(f"The model is trained with {run.losses[0].name}, a regression loss, and its training "
+                         f"accuracy is {accuracy:.3g} after {len(history.epochs)} epoch(s). Accuracy counts "
+                         "predictions that equal their target exactly (or, for one output, predictions on the "
+                         "same side of 0.5), which real-valued predictions of real-valued targets almost never "
+                         "do: it stays near 0 however well the model learns, and says nothing about this run. "
+                         "The loss is the measure to watch."),
+            suggestion=idiom(run.framework,
+                             "Track a regression metric instead of accuracy: mean absolute error (\"mae\") is in "
+                             "the targets' own units.",
+                             "Track a regression metric instead of accuracy: the mean absolute error is in the "
+                             "targets' own units."),
+            snippet=idiom(run.framework,
+                          'model.compile(optimizer="adam", loss="mse", metrics=["mae"])  # not "accuracy"',
+                          "mae = torch.nn.functional.l1_loss(prediction, target)  # not an accuracy\n"
+                          "scram.step(loss, mae=mae)"),
+            evidence={"accuracy": accuracy, "loss": run.losses[0].name,
+                      "regression_accuracy": self.threshold("regression_accuracy")},
+            confidence=Confidence.HIGH,
+            location=run.compile_location or run.fit_location,
+        )]
+
     def _mismatch_finding(self, accuracy: float, chance: float, loss: float, history: History) -> Finding:
         run = history.run
         cause, suggestion, snippet = _torch_label_advice() if run.framework == PYTORCH else _label_advice(run)
@@ -187,6 +224,13 @@ def _torch_label_advice() -> tuple[str, str, str]:
             "targets need a regression loss (nn.MSELoss).",
             "print(y_train.dtype, torch.unique(y_train)[:10])  # expect whole class ids 0..k-1\n"
             "y_train = y_train.long()  # only if they are class ids stored as floats")
+
+
+def _regression(run: RunInfo) -> bool:
+    """Whether every loss is a regression loss and the labels are not class ids (which label_output_mismatch
+    judges: whole numbers under a regression loss are often classes)."""
+    return bool(run.losses) and all(loss.name in _losses.REGRESSION for loss in run.losses) \
+        and not run.label_counts
 
 
 def _chance(history: History) -> float | None:
