@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 __all__ = [
     "BatchObservation",
+    "EarlyStoppingInfo",
     "EpochObservation",
     "LayerStats",
     "LoopStats",
@@ -21,6 +22,8 @@ __all__ = [
     "PreflightResult",
     "RunInfo",
     "TensorStats",
+    "canonical_metric_name",
+    "is_validation_metric",
 ]
 
 

@@ -9,7 +9,7 @@ import sys
 from types import FrameType
 from typing import Any
 
-from tensorboard_plugin_scram.observations import EarlyStoppingInfo
+from tensorboard_plugin_scram.observations import EarlyStoppingInfo, is_validation_metric
 
 # Frames from these packages are never the user's code.
 _LIBRARY_MARKERS = tuple(
@@ -101,7 +101,7 @@ def fit_early_stopping(arguments: dict) -> dict[str, Any]:
                 higher_is_better=_higher_is_better(monitor, getattr(callback, "mode", "auto")))
         path = getattr(callback, "filepath", None)
         if _is_a(callback, "ModelCheckpoint") and getattr(callback, "save_best_only", False) \
-                and monitor.startswith("val_") and path and "best_checkpoint" not in facts:
+                and is_validation_metric(monitor) and path and "best_checkpoint" not in facts:
             facts["best_checkpoint"] = os.fspath(path)
     return facts
 
